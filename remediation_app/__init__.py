@@ -1,0 +1,1 @@
+"""Remediation Engine: an AIOps console for Prometheus Alertmanager."""

@@ -1,0 +1,3 @@
+from remediation_app.cli import main
+
+raise SystemExit(main())

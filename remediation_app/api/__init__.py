@@ -1,0 +1,45 @@
+"""The FastAPI app that carries our routes, with Reflex mounted underneath (api_transformer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from remediation_app.api import alerts, health, webhook
+from remediation_app.api.errors import database_unavailable
+from remediation_app.db import TRANSIENT_DB_ERRORS
+from remediation_app.services.alertmanager import NotificationIn
+
+DESCRIPTION = "Alertmanager webhook, alert API and health endpoints of Remediation Engine."
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, description=DESCRIPTION, routes=app.routes)
+        components = schema.setdefault("components", {})
+        payload = NotificationIn.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+        components.setdefault("schemas", {}).update(payload.pop("$defs", {}))
+        components["schemas"]["NotificationIn"] = payload
+        components["securitySchemes"] = {
+            "WebhookBearer": {"type": "http", "scheme": "bearer", "description": "WEBHOOK_TOKEN"},
+            "WebhookBasic": {"type": "http", "scheme": "basic", "description": "WEBHOOK_USERNAME/PASSWORD"},
+        }
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def build_api(reflex_asgi: ASGIApp | None = None) -> FastAPI:
+    """A fresh app per call: Reflex may build its ASGI app more than once in a process."""
+    app = FastAPI(title="Remediation Engine", version="0.1.0", docs_url="/docs", redoc_url=None)
+    for router in (webhook.router, alerts.router, health.router):
+        app.include_router(router)
+    for exc_type in TRANSIENT_DB_ERRORS:
+        app.add_exception_handler(exc_type, database_unavailable)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    if reflex_asgi is not None:
+        app.mount("", reflex_asgi)
+    return app

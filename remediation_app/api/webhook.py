@@ -1,0 +1,96 @@
+"""POST /webhook/alerts: the Alertmanager receiver."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from remediation_app.api.errors import error
+from remediation_app.services.alertmanager import NotificationIn
+from remediation_app.services.ingest import receive_notification
+from remediation_app.services.security import webhook_authorized
+from remediation_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["webhook"])
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]}
+        for e in exc.errors(include_url=False, include_input=False)[:50]
+    ]
+
+
+@router.post(
+    "/webhook/alerts",
+    summary="Receive an Alertmanager notification (webhook payload version 4)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NotificationIn"}}},
+        },
+        "security": [{"WebhookBearer": []}, {"WebhookBasic": []}],
+    },
+    responses={
+        200: {"description": "Stored and committed"},
+        400: {"description": "Body is not JSON"},
+        401: {"description": "Missing or wrong webhook credentials"},
+        413: {"description": "Body larger than WEBHOOK_MAX_BODY_BYTES"},
+        422: {"description": "JSON that is not an Alertmanager payload; `fields` names what is wrong"},
+        503: {"description": "Database unavailable: nothing stored, retry"},
+    },
+)
+async def alertmanager_webhook(request: Request) -> JSONResponse:
+    settings = get_settings()
+    if not webhook_authorized(request.headers.get("authorization"), settings):
+        response = error(401, "missing or invalid webhook credentials")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="webhook", Basic realm="webhook"'
+        return response
+    try:
+        body = await read_body(request, settings.webhook_max_body_bytes)
+    except BodyTooLarge:
+        return error(413, f"body larger than {settings.webhook_max_body_bytes} bytes")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        return error(400, "body is not valid JSON", detail=str(exc)[:200])
+    try:
+        payload = NotificationIn.model_validate(data)
+    except ValidationError as exc:
+        return error(422, "not an Alertmanager webhook payload", fields=_field_errors(exc))
+    if not payload.alerts:
+        return JSONResponse({"status": "ok", "received": 0, "created": 0, "updated": 0})
+    result = await receive_notification(payload)  # database errors -> 503 by the app's handler
+    return JSONResponse(
+        {
+            "status": "ok",
+            "notification_id": result.notification_id,
+            "received": result.received,
+            "created": result.created,
+            "updated": result.updated,
+            "by_action": result.by_action,
+        }
+    )

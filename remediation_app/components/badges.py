@@ -1,0 +1,22 @@
+"""Coloured badges for severity, status and rule action."""
+
+import reflex as rx
+
+from remediation_app.styles import ACTION_COLORS, SEVERITY_COLORS, STATUS_COLORS
+
+
+def _badge(value: rx.Var, colors: dict[str, str], **props: object) -> rx.Component:
+    color = rx.match(value, *[(k, v) for k, v in colors.items()], "gray")
+    return rx.badge(value, color_scheme=color, variant="soft", **props)
+
+
+def severity_badge(value: rx.Var) -> rx.Component:
+    return _badge(value, SEVERITY_COLORS, class_name="severity")
+
+
+def status_badge(value: rx.Var) -> rx.Component:
+    return _badge(value, STATUS_COLORS, class_name="status")
+
+
+def action_badge(value: rx.Var) -> rx.Component:
+    return _badge(value, ACTION_COLORS, class_name="action")

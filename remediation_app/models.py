@@ -1,0 +1,172 @@
+"""Every database table (plain SQLModel; no reflex import)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Column, Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out: timestamptz on PostgreSQL, naive UTC text on SQLite."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=Column(sa.JSON(), nullable=False))
+
+
+class RuleAction(enum.StrEnum):
+    AUTO_ANALYZE = "auto_analyze"
+    MANUAL = "manual"
+    IGNORE = "ignore"
+
+
+class AlertStatus(enum.StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    USER = "user"
+
+
+# Indexed text columns are cut to this length; the full value stays in `labels`.
+SHORT = 255
+
+
+class Alert(SQLModel, table=True):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        sa.UniqueConstraint("fingerprint", "starts_at", name="uq_alerts_fingerprint_starts_at"),
+        sa.Index("ix_alerts_last_received_id", "last_received_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(max_length=128)
+    starts_at: datetime = _ts()
+    ends_at: datetime | None = _ts(nullable=True)
+    status: str = Field(max_length=16, index=True)
+    alertname: str = Field(default="", max_length=SHORT, index=True)
+    severity: str = Field(default="", max_length=SHORT, index=True)
+    instance: str = Field(default="", max_length=SHORT)
+    job: str = Field(default="", max_length=SHORT)
+    summary: str = Field(default="", sa_column=Column(sa.Text(), nullable=False, server_default=""))
+    labels: dict[str, str] = _json()
+    annotations: dict[str, str] = _json()
+    generator_url: str = Field(default="", sa_column=Column(sa.Text(), nullable=False, server_default=""))
+    group_key: str = Field(default="", sa_column=Column(sa.Text(), nullable=False, server_default=""))
+    receiver: str = Field(default="", max_length=SHORT)
+    first_received_at: datetime = _ts()
+    last_received_at: datetime = _ts()
+    times_notified: int = 1
+    action: str = Field(max_length=16, index=True)
+    # No foreign key: a rule deleted later must not block or rewrite what an alert was decided by.
+    matched_rule_id: int | None = None
+    matched_rule_name: str = Field(default="", max_length=SHORT)
+    match_reason: str = Field(default="", sa_column=Column(sa.Text(), nullable=False, server_default=""))
+
+
+class Notification(SQLModel, table=True):
+    """One webhook delivery as it arrived; pruned after the retention period."""
+
+    __tablename__ = "notifications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = _ts(index=True)
+    receiver: str = Field(default="", max_length=SHORT)
+    status: str = Field(default="", max_length=16)
+    group_key: str = Field(default="", sa_column=Column(sa.Text(), nullable=False, server_default=""))
+    group_labels: dict[str, str] = _json()
+    common_labels: dict[str, str] = _json()
+    common_annotations: dict[str, str] = _json()
+    external_url: str = Field(default="", sa_column=Column(sa.Text(), nullable=False, server_default=""))
+    alert_count: int = 0
+    truncated_alerts: int = 0
+
+
+class AlertNotification(SQLModel, table=True):
+    """Which notification carried which alert, and the status it reported: the alert's timeline."""
+
+    __tablename__ = "alert_notifications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(
+        sa_column=Column(sa.Integer(), sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    notification_id: int = Field(
+        sa_column=Column(
+            sa.Integer(), sa.ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    status: str = Field(max_length=16)
+    received_at: datetime = _ts()
+
+
+class Rule(SQLModel, table=True):
+    __tablename__ = "rules"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=SHORT, sa_column_kwargs={"unique": True})
+    description: str = Field(default="", sa_column=Column(sa.Text(), nullable=False, server_default=""))
+    enabled: bool = True
+    priority: int = Field(default=100, index=True)
+    alertname_pattern: str = Field(default="", max_length=1024)
+    severity_pattern: str = Field(default="", max_length=1024)
+    instance_pattern: str = Field(default="", max_length=1024)
+    job_pattern: str = Field(default="", max_length=1024)
+    label_patterns: dict[str, str] = _json()
+    action: str = Field(max_length=16)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class RuleSetVersion(SQLModel, table=True):
+    """A single row bumped on every rule change, so each process knows when to recompile."""
+
+    __tablename__ = "rule_set_version"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = 0
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=150, sa_column_kwargs={"unique": True})
+    password_hash: str = Field(max_length=512)
+    role: str = Field(default=Role.USER.value, max_length=16)
+    is_active: bool = True
+    token_version: int = 0
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    last_login_at: datetime | None = _ts(nullable=True)

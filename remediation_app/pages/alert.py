@@ -1,0 +1,195 @@
+"""One alert: labels, annotations (as text), links, notification timeline, and the rule decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from remediation_app.components.badges import action_badge, severity_badge, status_badge
+from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
+from remediation_app.layout import layout
+from remediation_app.services.alerts import alert_detail, alert_timeline, get_alert
+from remediation_app.state import follow_events
+
+RUNBOOK_KEYS = ("runbook_url", "runbook")
+
+
+def safe_link(url: str) -> str:
+    """Only http(s) URLs become links; anything else (javascript:, data:) stays text."""
+    return url if url.lower().startswith(("http://", "https://")) else ""
+
+
+def _pairs(mapping: dict[str, str]) -> list[list[str]]:
+    return [[k, mapping[k]] for k in sorted(mapping)]
+
+
+class AlertPageState(rx.State):
+    found: bool = True
+    alert: dict[str, str] = {}
+    labels: list[list[str]] = []
+    annotations: list[list[str]] = []
+    timeline: list[dict[str, str]] = []
+    runbook_url: str = ""
+    generator_url: str = ""
+    error: str = ""
+
+    def _alert_id(self) -> int:
+        raw = str(self.router.page.params.get("alert_id", ""))
+        return int(raw) if raw.isdigit() and len(raw) < 19 else 0
+
+    async def _refresh(self) -> None:
+        async with self:
+            alert_id = self._alert_id()
+        data: dict[str, Any] | None = None
+        timeline: list[dict[str, Any]] = []
+        try:
+            async with async_session() as session:
+                alert = await get_alert(session, alert_id) if alert_id else None
+                if alert is not None:
+                    data = alert_detail(alert)
+                    timeline = await alert_timeline(session, alert_id)
+            error = ""
+        except TRANSIENT_DB_ERRORS:
+            error = "The database is unavailable; retrying on the next change."
+        async with self:
+            self.error = error
+            if error:
+                return
+            self.found = data is not None
+            if data is None:
+                return
+            rule = data.pop("matched_rule")
+            labels, annotations = data.pop("labels"), data.pop("annotations")
+            self.alert = {k: "" if v is None else str(v) for k, v in data.items()} | {
+                "rule_name": rule["name"] or "(none: default action)",
+                "rule_reason": rule["reason"],
+            }
+            self.labels, self.annotations = _pairs(labels), _pairs(annotations)
+            self.runbook_url = next((safe_link(annotations[k]) for k in RUNBOOK_KEYS if k in annotations), "")
+            self.generator_url = safe_link(data.get("generator_url") or "")
+            self.timeline = [{k: str(v) for k, v in t.items()} for t in timeline]
+
+    @rx.event(background=True)
+    async def watch(self):
+        async with self:
+            alert_id = self._alert_id()
+
+        def concerns_me(event: dict[str, Any]) -> bool:
+            ids = event.get("ids", [])
+            return alert_id in ids or event.get("count", 0) > len(ids)
+
+        await follow_events(self, self._refresh, concerns_me)
+
+
+def _kv_table(rows: rx.Var, id_: str) -> rx.Component:
+    return rx.table.root(
+        rx.table.body(
+            rx.foreach(
+                rows,
+                lambda kv: rx.table.row(
+                    rx.table.row_header_cell(rx.code(kv[0]), width="14em"),
+                    rx.table.cell(rx.text(kv[1], white_space="pre-wrap", word_break="break-word")),
+                ),
+            ),
+        ),
+        id=id_,
+        size="1",
+        width="100%",
+    )
+
+
+def _section(title: str, *children: rx.Component) -> rx.Component:
+    return rx.vstack(rx.heading(title, size="4"), *children, width="100%", spacing="2", margin_top="1.25em")
+
+
+def summary_card() -> rx.Component:
+    a = AlertPageState.alert
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                status_badge(a["status"]),
+                severity_badge(a["severity"]),
+                action_badge(a["action"]),
+                rx.heading(a["alertname"], size="5", id="alert-name"),
+                align="center",
+                spacing="3",
+            ),
+            rx.text(a["summary"], id="alert-summary", white_space="pre-wrap"),
+            rx.hstack(
+                rx.text("Started ", rx.moment(a["starts_at"], from_now=True), size="2"),
+                rx.cond(a["ends_at"] != "", rx.text("Ended ", rx.moment(a["ends_at"], from_now=True), size="2")),
+                rx.text("Notified ", a["times_notified"], " times", size="2"),
+                rx.text("Receiver ", rx.code(a["receiver"]), size="2"),
+                spacing="4",
+            ),
+            rx.hstack(
+                rx.cond(
+                    AlertPageState.runbook_url != "",
+                    rx.link("Runbook", href=AlertPageState.runbook_url, is_external=True, id="runbook-link"),
+                ),
+                rx.cond(
+                    AlertPageState.generator_url != "",
+                    rx.link(
+                        "Source (Prometheus)", href=AlertPageState.generator_url, is_external=True, id="generator-link"
+                    ),
+                ),
+                spacing="4",
+            ),
+            spacing="3",
+        ),
+        width="100%",
+    )
+
+
+def rule_card() -> rx.Component:
+    a = AlertPageState.alert
+    return _section(
+        "Rule decision",
+        rx.text("Action ", action_badge(a["action"]), " by rule ", rx.text.strong(a["rule_name"]), id="rule-name"),
+        rx.text(a["rule_reason"], id="rule-reason", size="2", color_scheme="gray"),
+    )
+
+
+def timeline_table() -> rx.Component:
+    return _section(
+        "Notification timeline",
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(*[rx.table.column_header_cell(h) for h in ("Received", "Status", "Receiver")])
+            ),
+            rx.table.body(
+                rx.foreach(
+                    AlertPageState.timeline,
+                    lambda t: rx.table.row(
+                        rx.table.cell(rx.moment(t["received_at"], format="YYYY-MM-DD HH:mm:ss Z")),
+                        rx.table.cell(status_badge(t["status"])),
+                        rx.table.cell(rx.text(t["receiver"])),
+                        class_name="timeline-row",
+                    ),
+                )
+            ),
+            size="1",
+            width="100%",
+            id="timeline",
+        ),
+    )
+
+
+def alert_page() -> rx.Component:
+    return layout(
+        rx.cond(AlertPageState.error != "", rx.callout(AlertPageState.error, color_scheme="red")),
+        rx.cond(
+            AlertPageState.found,
+            rx.vstack(
+                summary_card(),
+                rule_card(),
+                _section("Labels", _kv_table(AlertPageState.labels, "labels")),
+                _section("Annotations", _kv_table(AlertPageState.annotations, "annotations")),
+                timeline_table(),
+                width="100%",
+            ),
+            rx.callout("No such alert.", color_scheme="orange", id="not-found"),
+        ),
+        title="Alert",
+    )

@@ -1,0 +1,223 @@
+"""The live alert list: filters, server-side pagination, pushed updates."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from remediation_app.components.badges import action_badge, severity_badge, status_badge
+from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
+from remediation_app.layout import layout
+from remediation_app.services.alerts import AlertFilter, alert_summary, list_alerts
+from remediation_app.state import follow_events
+
+PAGE_SIZE = 50
+ANY = "any"  # Radix selects cannot hold an empty value
+
+
+def _row(alert: dict[str, object]) -> dict[str, str]:
+    return {k: "" if v is None else str(v) for k, v in alert.items()}
+
+
+class AlertsState(rx.State):
+    rows: list[dict[str, str]] = []
+    total: int = 0
+    page: int = 0
+    status: str = ANY
+    severity: str = ANY
+    action: str = ANY
+    query: str = ""
+    live: bool = False
+    error: str = ""
+
+    @rx.var
+    def page_count(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+    @rx.var
+    def showing(self) -> str:
+        if not self.total:
+            return "No alerts match."
+        first = self.page * PAGE_SIZE + 1
+        return f"{first}-{first + len(self.rows) - 1} of {self.total}"
+
+    def _filter(self) -> AlertFilter:
+        def pick(v: str) -> str:
+            return "" if v == ANY else v
+
+        return AlertFilter(pick(self.status), pick(self.severity), pick(self.action), self.query)
+
+    async def _load(self, flt: AlertFilter, page: int) -> None:
+        """Query outside the state lock, then publish rows."""
+        try:
+            async with async_session() as session:
+                alerts, total = await list_alerts(session, flt, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+            rows, error = [_row(alert_summary(a)) for a in alerts], ""
+        except TRANSIENT_DB_ERRORS:
+            rows, total, error = [], 0, "The database is unavailable; retrying on the next change."
+        async with self:
+            self.rows, self.total, self.error = rows, total, error
+
+    async def _refresh(self) -> None:
+        async with self:
+            flt, page = self._filter(), self.page
+        await self._load(flt, page)
+
+    @rx.event(background=True)
+    async def watch(self):
+        async with self:
+            self.live = True
+        try:
+            await follow_events(self, self._refresh)
+        finally:
+            async with self:
+                self.live = False
+
+    @rx.event(background=True)
+    async def reload(self):
+        await self._refresh()
+
+    @rx.event
+    def set_status(self, value: str):
+        self.status, self.page = value, 0
+        return AlertsState.reload
+
+    @rx.event
+    def set_severity(self, value: str):
+        self.severity, self.page = value, 0
+        return AlertsState.reload
+
+    @rx.event
+    def set_action(self, value: str):
+        self.action, self.page = value, 0
+        return AlertsState.reload
+
+    @rx.event
+    def set_query(self, value: str):
+        self.query, self.page = value[:200], 0
+        return AlertsState.reload
+
+    @rx.event
+    def next_page(self):
+        if self.page + 1 < self.page_count:
+            self.page += 1
+            return AlertsState.reload
+
+    @rx.event
+    def previous_page(self):
+        if self.page > 0:
+            self.page -= 1
+            return AlertsState.reload
+
+
+def _select(items: list[str], value: rx.Var, on_change: object, id_: str, label: str) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="1", color_scheme="gray"),
+        rx.select(items, value=value, on_change=on_change, id=id_, size="2"),
+        spacing="1",
+    )
+
+
+def filters() -> rx.Component:
+    return rx.hstack(
+        _select([ANY, "firing", "resolved"], AlertsState.status, AlertsState.set_status, "filter-status", "Status"),
+        _select(
+            [ANY, "critical", "warning", "info"],
+            AlertsState.severity,
+            AlertsState.set_severity,
+            "filter-severity",
+            "Severity",
+        ),
+        _select(
+            [ANY, "auto_analyze", "manual", "ignore"],
+            AlertsState.action,
+            AlertsState.set_action,
+            "filter-action",
+            "Action",
+        ),
+        rx.vstack(
+            rx.text("Search", size="1", color_scheme="gray"),
+            rx.debounce_input(
+                rx.input(
+                    placeholder="alertname, instance or summary",
+                    value=AlertsState.query,
+                    on_change=AlertsState.set_query,
+                    id="filter-q",
+                    width="22em",
+                    max_length=200,
+                ),
+                debounce_timeout=250,
+            ),
+            spacing="1",
+        ),
+        rx.spacer(),
+        rx.badge(
+            rx.cond(AlertsState.live, "live", "connecting"),
+            id="live-flag",
+            color_scheme=rx.cond(AlertsState.live, "green", "gray"),
+        ),
+        align="end",
+        spacing="4",
+        width="100%",
+        margin_bottom="1em",
+    )
+
+
+def alert_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(status_badge(row["status"])),
+        rx.table.cell(severity_badge(row["severity"])),
+        rx.table.cell(rx.link(row["alertname"], href="/alerts/" + row["id"], class_name="alertname")),
+        rx.table.cell(rx.text(row["instance"])),
+        rx.table.cell(rx.text(row["job"])),
+        rx.table.cell(rx.text(row["summary"], class_name="summary", max_width="32em", trim="both")),
+        rx.table.cell(action_badge(row["action"])),
+        rx.table.cell(rx.moment(row["starts_at"], from_now=True, interval=30_000), white_space="nowrap"),
+        rx.table.cell(rx.text(row["times_notified"])),
+        class_name="alert-row",
+        id="alert-row-" + row["id"],
+    )
+
+
+def alert_table() -> rx.Component:
+    headers = ["Status", "Severity", "Alert", "Instance", "Job", "Summary", "Action", "Age", "Notified"]
+    return rx.table.root(
+        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+        rx.table.body(rx.foreach(AlertsState.rows, alert_row), id="alert-rows"),
+        width="100%",
+        variant="surface",
+    )
+
+
+def pager() -> rx.Component:
+    return rx.hstack(
+        rx.text(AlertsState.showing, id="showing", size="2"),
+        rx.spacer(),
+        rx.button(
+            "Previous",
+            on_click=AlertsState.previous_page,
+            disabled=AlertsState.page == 0,
+            variant="soft",
+            id="prev-page",
+        ),
+        rx.text(f"Page {AlertsState.page + 1} of {AlertsState.page_count}", size="2"),
+        rx.button(
+            "Next",
+            on_click=AlertsState.next_page,
+            disabled=AlertsState.page + 1 >= AlertsState.page_count,
+            variant="soft",
+            id="next-page",
+        ),
+        align="center",
+        width="100%",
+        margin_top="1em",
+    )
+
+
+def dashboard() -> rx.Component:
+    return layout(
+        filters(),
+        rx.cond(AlertsState.error != "", rx.callout(AlertsState.error, color_scheme="red", margin_bottom="1em")),
+        alert_table(),
+        pager(),
+        title="Alerts",
+    )

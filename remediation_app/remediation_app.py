@@ -1,0 +1,77 @@
+"""Builds the app: pages, API routes (api_transformer) and lifespan tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import reflex as rx
+
+from remediation_app.api import build_api
+from remediation_app.db import TRANSIENT_DB_ERRORS, async_session, dispose_engines
+from remediation_app.logs import configure_logging
+from remediation_app.pages.alert import AlertPageState, alert_page
+from remediation_app.pages.dashboard import AlertsState, dashboard
+from remediation_app.services.events import bus
+from remediation_app.services.ingest import prune_notifications
+from remediation_app.services.users import ensure_first_admin
+from remediation_app.settings import get_settings
+
+log = logging.getLogger("remediation_app")
+PRUNE_EVERY_S = 3600
+
+
+def _warn_about_configuration() -> None:
+    settings = get_settings()
+    if not settings.webhook_auth_configured:
+        if settings.webhook_allow_unauthenticated:
+            log.warning("WEBHOOK_ALLOW_UNAUTHENTICATED=true: anyone who can reach /webhook/alerts can post alerts")
+        else:
+            log.warning(
+                "no webhook credential configured: /webhook/alerts refuses every request. "
+                "Set WEBHOOK_TOKEN (bearer) or WEBHOOK_USERNAME and WEBHOOK_PASSWORD (basic auth)."
+            )
+
+
+async def _prune_forever() -> None:
+    days = get_settings().notification_retention_days
+    while True:
+        try:
+            async with async_session() as session:
+                removed = await prune_notifications(session, timedelta(days=days))
+                await session.commit()
+            if removed:
+                log.info("pruned old notifications", extra={"removed": removed})
+        except TRANSIENT_DB_ERRORS:
+            log.warning("notification pruning skipped: database unavailable")
+        await asyncio.sleep(PRUNE_EVERY_S)
+
+
+@contextlib.asynccontextmanager
+async def lifespan() -> AsyncIterator[None]:
+    settings = get_settings()
+    configure_logging(settings)
+    settings.resolve_secret_key()
+    settings.resolve_encryption_key()
+    _warn_about_configuration()
+    try:
+        await ensure_first_admin()
+    except TRANSIENT_DB_ERRORS:
+        log.warning("first admin not checked: database unavailable")
+    tasks = [asyncio.create_task(bus.run(), name="event-bus"), asyncio.create_task(_prune_forever(), name="prune")]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await dispose_engines()
+
+
+app = rx.App(api_transformer=build_api)
+app.add_page(dashboard, route="/", title="Alerts · Remediation Engine", on_load=AlertsState.watch)
+app.add_page(alert_page, route="/alerts/[alert_id]", title="Alert · Remediation Engine", on_load=AlertPageState.watch)
+app.register_lifespan_task(lifespan)

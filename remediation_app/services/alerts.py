@@ -1,0 +1,126 @@
+"""Reading alerts: filtered pages, one alert with its timeline, and their public JSON shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from remediation_app.models import Alert, AlertNotification, Notification, RuleAction
+
+MAX_PAGE = 100
+MAX_QUERY = 200
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    """Empty fields mean "any". Ignored alerts are listed only when action == "ignore"."""
+
+    status: str = ""
+    severity: str = ""
+    action: str = ""
+    q: str = ""
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _where(flt: AlertFilter) -> list[Any]:
+    clauses: list[Any] = []
+    if flt.action:
+        clauses.append(col(Alert.action) == flt.action)
+    else:
+        clauses.append(col(Alert.action) != RuleAction.IGNORE.value)
+    if flt.status:
+        clauses.append(col(Alert.status) == flt.status)
+    if flt.severity:
+        clauses.append(col(Alert.severity) == flt.severity.lower())
+    text = flt.q.strip()[:MAX_QUERY]
+    if text:
+        pattern = f"%{_like_escape(text)}%"
+        clauses.append(
+            sa.or_(*(col(c).ilike(pattern, escape="\\") for c in (Alert.alertname, Alert.instance, Alert.summary)))
+        )
+    return clauses
+
+
+async def list_alerts(
+    session: AsyncSession, flt: AlertFilter, *, limit: int = 50, offset: int = 0
+) -> tuple[list[Alert], int]:
+    """One page, newest activity first, and the total that matches."""
+    limit = max(1, min(limit, MAX_PAGE))
+    clauses = _where(flt)
+    total = (await session.exec(select(func.count()).select_from(Alert).where(*clauses))).one()
+    rows = await session.exec(
+        select(Alert)
+        .where(*clauses)
+        .order_by(col(Alert.last_received_at).desc(), col(Alert.id).desc())
+        .limit(limit)
+        .offset(max(0, offset))
+    )
+    return list(rows.all()), int(total)
+
+
+async def get_alert(session: AsyncSession, alert_id: int) -> Alert | None:
+    return await session.get(Alert, alert_id)
+
+
+async def alert_timeline(session: AsyncSession, alert_id: int, *, limit: int = 200) -> list[dict[str, Any]]:
+    """The notifications that carried this alert, newest first (within the retention period)."""
+    rows = await session.exec(
+        select(AlertNotification, Notification)
+        .join(Notification, col(Notification.id) == col(AlertNotification.notification_id))
+        .where(col(AlertNotification.alert_id) == alert_id)
+        .order_by(col(AlertNotification.received_at).desc(), col(AlertNotification.id).desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "notification_id": link.notification_id,
+            "received_at": link.received_at.isoformat(),
+            "status": link.status,
+            "receiver": note.receiver,
+            "group_key": note.group_key,
+        }
+        for link, note in rows.all()
+    ]
+
+
+def alert_summary(alert: Alert) -> dict[str, Any]:
+    """The list shape (API and dashboard)."""
+    return {
+        "id": alert.id,
+        "fingerprint": alert.fingerprint,
+        "status": alert.status,
+        "alertname": alert.alertname,
+        "severity": alert.severity,
+        "instance": alert.instance,
+        "job": alert.job,
+        "summary": alert.summary,
+        "action": alert.action,
+        "starts_at": alert.starts_at.isoformat(),
+        "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
+        "first_received_at": alert.first_received_at.isoformat(),
+        "last_received_at": alert.last_received_at.isoformat(),
+        "times_notified": alert.times_notified,
+    }
+
+
+def alert_detail(alert: Alert) -> dict[str, Any]:
+    return {
+        **alert_summary(alert),
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "generator_url": alert.generator_url,
+        "group_key": alert.group_key,
+        "receiver": alert.receiver,
+        "matched_rule": {
+            "id": alert.matched_rule_id,
+            "name": alert.matched_rule_name,
+            "reason": alert.match_reason,
+        },
+    }

@@ -1,0 +1,182 @@
+"""Ingest one Alertmanager notification: upsert its alerts, record it, decide actions; one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from remediation_app.db import async_session
+from remediation_app.models import (
+    SHORT,
+    Alert,
+    AlertNotification,
+    AlertStatus,
+    Notification,
+    RuleAction,
+    utcnow,
+)
+from remediation_app.services.alertmanager import AlertIn, NotificationIn
+from remediation_app.services.events import bus
+from remediation_app.services.rules import RuleSet, current_rule_set
+
+log = logging.getLogger(__name__)
+ALERTS = Alert.__table__  # type: ignore[attr-defined]
+LINKS = AlertNotification.__table__  # type: ignore[attr-defined]
+# Rows per INSERT: stays under SQLite's 32766 and PostgreSQL's 65535 bound parameters.
+CHUNK = 500
+SUMMARY_MAX = 1024
+
+
+@dataclass
+class IngestResult:
+    notification_id: int
+    received: int
+    created: int = 0
+    updated: int = 0
+    by_action: dict[str, int] = field(default_factory=dict)
+    alert_ids: list[int] = field(default_factory=list)
+    to_analyze: list[int] = field(default_factory=list)
+
+
+def _cut(value: str, limit: int = SHORT) -> str:
+    return value if len(value) <= limit else value[:limit]
+
+
+def _alert_row(alert: AlertIn, payload: NotificationIn, rules: RuleSet, now: datetime) -> dict[str, Any]:
+    labels = alert.labels
+    decision = rules.decide(labels)
+    summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
+    return {
+        "fingerprint": alert.key_fingerprint(),
+        "starts_at": alert.starts_at,
+        "ends_at": alert.ends_at,
+        "status": alert.status,
+        "alertname": _cut(labels.get("alertname", "")),
+        "severity": _cut(labels.get("severity", "").lower()),
+        "instance": _cut(labels.get("instance", "")),
+        "job": _cut(labels.get("job", "")),
+        "summary": _cut(summary, SUMMARY_MAX),
+        "labels": labels,
+        "annotations": alert.annotations,
+        "generator_url": alert.generator_url,
+        "group_key": payload.group_key,
+        "receiver": _cut(payload.receiver),
+        "first_received_at": now,
+        "last_received_at": now,
+        "times_notified": 1,
+        "action": decision.action,
+        "matched_rule_id": decision.rule_id,
+        "matched_rule_name": _cut(decision.rule_name),
+        "match_reason": decision.reason,
+    }
+
+
+def _upsert(dialect: str, rows: Sequence[dict[str, Any]]) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(ALERTS).values(list(rows))
+    excluded = stmt.excluded
+    updates = {
+        name: getattr(excluded, name)
+        for name in (
+            "status",
+            "ends_at",
+            "annotations",
+            "summary",
+            "generator_url",
+            "group_key",
+            "receiver",
+            "last_received_at",
+        )
+    }
+    updates["times_notified"] = ALERTS.c.times_notified + 1
+    return stmt.on_conflict_do_update(index_elements=["fingerprint", "starts_at"], set_=updates).returning(
+        ALERTS.c.id, ALERTS.c.times_notified, ALERTS.c.status, ALERTS.c.action
+    )
+
+
+async def ingest_notification(session: AsyncSession, payload: NotificationIn) -> IngestResult:
+    """Store a notification and its alerts in the session's transaction (the caller commits)."""
+    now = utcnow()
+    rules = await current_rule_set(session)
+    notification = Notification(
+        received_at=now,
+        receiver=_cut(payload.receiver),
+        status=_cut(payload.status, 16),
+        group_key=payload.group_key,
+        group_labels=payload.group_labels,
+        common_labels=payload.common_labels,
+        common_annotations=payload.common_annotations,
+        external_url=payload.external_url,
+        alert_count=len(payload.alerts),
+        truncated_alerts=payload.truncated_alerts,
+    )
+    session.add(notification)
+    await session.flush()
+    assert notification.id is not None
+    result = IngestResult(notification_id=notification.id, received=len(payload.alerts))
+
+    # The same alert twice in one payload: the last one wins (one row can't be upserted twice).
+    rows = {}
+    for alert in payload.alerts:
+        row = _alert_row(alert, payload, rules, now)
+        rows[(row["fingerprint"], row["starts_at"])] = row
+    dialect = session.get_bind().dialect.name
+    actions: Counter[str] = Counter()
+    links = []
+    values = list(rows.values())
+    for start in range(0, len(values), CHUNK):
+        returned = await session.exec(_upsert(dialect, values[start : start + CHUNK]))
+        for alert_id, times, status, action in returned:
+            result.alert_ids.append(alert_id)
+            links.append(
+                {"alert_id": alert_id, "notification_id": notification.id, "status": status, "received_at": now}
+            )
+            actions[action] += 1
+            if times == 1:
+                result.created += 1
+                if status == AlertStatus.FIRING and action == RuleAction.AUTO_ANALYZE:
+                    result.to_analyze.append(alert_id)
+            else:
+                result.updated += 1
+    for start in range(0, len(links), CHUNK):
+        await session.exec(sa.insert(LINKS).values(links[start : start + CHUNK]))
+    result.by_action = dict(actions)
+    return result
+
+
+async def receive_notification(payload: NotificationIn) -> IngestResult:
+    """Ingest, commit, then tell open pages. Raises on database errors (the webhook maps them)."""
+    async with async_session() as session:
+        result = await ingest_notification(session, payload)
+        await session.commit()
+    log.info(
+        "notification stored",
+        extra={
+            "receiver": payload.receiver,
+            "alerts": result.received,
+            "alerts_created": result.created,
+            "alerts_updated": result.updated,
+            "by_action": result.by_action,
+        },
+    )
+    if result.alert_ids:
+        await bus.publish("alerts", ids=result.alert_ids[:100], count=len(result.alert_ids))
+    return result
+
+
+async def prune_notifications(session: AsyncSession, older_than: timedelta) -> int:
+    """Delete notifications (and their timeline links) older than the retention period."""
+    cutoff = utcnow() - older_than
+    old_ids = select(Notification.id).where(col(Notification.received_at) < cutoff)
+    await session.exec(delete(AlertNotification).where(col(AlertNotification.notification_id).in_(old_ids)))
+    deleted = await session.exec(delete(Notification).where(col(Notification.received_at) < cutoff))
+    return int(deleted.rowcount or 0)

@@ -1,0 +1,222 @@
+"""The rules engine: which action an alert gets, and why.
+
+A pattern is a wildcard (`*` any run, `?` one character) unless it starts with `re:`, in which case
+the rest is a regular expression. Both are anchored (the whole value must match) and
+case-insensitive. An empty pattern matches anything, including a missing label; a missing label
+is matched as the empty string. Rules are tried by priority (lower first, then id); the first
+enabled match wins; no match means `manual`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from remediation_app.models import Rule, RuleAction, RuleSetVersion, utcnow
+
+REGEX_PREFIX = "re:"
+DEFAULT_ACTION = RuleAction.MANUAL
+FIELD_LABELS = {
+    "alertname_pattern": "alertname",
+    "severity_pattern": "severity",
+    "instance_pattern": "instance",
+    "job_pattern": "job",
+}
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_PATTERN = 1024
+
+
+class RuleValidationError(ValueError):
+    """A rule that cannot be saved; `field` names what is wrong."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+def compile_pattern(pattern: str, *, field_name: str = "pattern") -> re.Pattern[str] | None:
+    """Compile a pattern; None means "matches anything". Raises RuleValidationError."""
+    if len(pattern) > MAX_PATTERN:
+        raise RuleValidationError(field_name, f"pattern is longer than {MAX_PATTERN} characters")
+    if pattern.startswith(REGEX_PREFIX):
+        body = pattern[len(REGEX_PREFIX) :]
+        try:
+            return re.compile(body, re.IGNORECASE)
+        except re.error as exc:
+            raise RuleValidationError(field_name, f"invalid regular expression {body!r}: {exc}") from exc
+    if pattern in ("", "*"):
+        return None
+    parts = ("." if ch == "?" else ".*" if ch == "*" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Matcher:
+    label: str
+    pattern: str
+    regex: re.Pattern[str] | None
+
+    def test(self, labels: Mapping[str, str]) -> tuple[bool, str]:
+        value = labels.get(self.label, "")
+        ok = self.regex is None or self.regex.fullmatch(value) is not None
+        verb = "matches" if ok else "does not match"
+        return ok, f"{self.label} {_show(value)} {verb} {self.pattern!r}"
+
+
+def _show(value: str) -> str:
+    return repr(value if len(value) <= 80 else value[:77] + "...")
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    id: int
+    name: str
+    priority: int
+    action: str
+    matchers: tuple[Matcher, ...]
+
+    def evaluate(self, labels: Mapping[str, str]) -> tuple[bool, list[str]]:
+        reasons: list[str] = []
+        for matcher in self.matchers:
+            ok, reason = matcher.test(labels)
+            reasons.append(reason)
+            if not ok:
+                return False, reasons
+        return True, reasons or ["no patterns: matches every alert"]
+
+
+@dataclass(frozen=True)
+class RuleTrace:
+    rule: str
+    priority: int
+    enabled: bool
+    matched: bool
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str
+    rule_id: int | None
+    rule_name: str
+    reason: str
+    trace: list[RuleTrace] = field(default_factory=list)
+
+
+def compile_rule(rule: Rule) -> CompiledRule:
+    matchers = []
+    for attr, label in FIELD_LABELS.items():
+        pattern = getattr(rule, attr) or ""
+        regex = compile_pattern(pattern, field_name=attr)
+        if regex is not None:
+            matchers.append(Matcher(label, pattern, regex))
+    for label, pattern in sorted((rule.label_patterns or {}).items()):
+        regex = compile_pattern(pattern, field_name=f"label_patterns.{label}")
+        if regex is not None:
+            matchers.append(Matcher(label, pattern, regex))
+    assert rule.id is not None
+    return CompiledRule(rule.id, rule.name, rule.priority, rule.action, tuple(matchers))
+
+
+class RuleSet:
+    """Enabled rules compiled once and tried in order."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        ordered = sorted(rules, key=lambda r: (r.priority, r.id or 0))
+        self.rules = [compile_rule(r) for r in ordered if r.enabled]
+        self.disabled = [(r.name, r.priority) for r in ordered if not r.enabled]
+
+    def decide(self, labels: Mapping[str, str]) -> Decision:
+        for rule in self.rules:
+            matched, reasons = rule.evaluate(labels)
+            if matched:
+                return Decision(rule.action, rule.id, rule.name, _why(rule, reasons))
+        return Decision(DEFAULT_ACTION, None, "", "no enabled rule matched; default action manual")
+
+    def explain(self, labels: Mapping[str, str]) -> Decision:
+        """Like decide, with a trace of every rule up to the winner (the dry run)."""
+        trace = [RuleTrace(name, prio, False, False, ["disabled"]) for name, prio in self.disabled]
+        for rule in self.rules:
+            matched, reasons = rule.evaluate(labels)
+            trace.append(RuleTrace(rule.name, rule.priority, True, matched, reasons))
+            if matched:
+                return Decision(rule.action, rule.id, rule.name, _why(rule, reasons), trace)
+        return Decision(DEFAULT_ACTION, None, "", "no enabled rule matched; default action manual", trace)
+
+
+def _why(rule: CompiledRule, reasons: list[str]) -> str:
+    return f"rule {rule.name!r} (priority {rule.priority}): " + "; ".join(reasons)
+
+
+# Per database: (version, compiled rules).
+_cache: dict[str, tuple[int, RuleSet]] = {}
+
+
+async def current_rule_set(session: AsyncSession) -> RuleSet:
+    """The compiled rule set; recompiled only when the stored version moved (any process may edit)."""
+    key = str(session.get_bind().engine.url)
+    version = (await session.exec(select(RuleSetVersion.version).where(RuleSetVersion.id == 1))).first() or 0
+    cached = _cache.get(key)
+    if cached is None or cached[0] != version:
+        rules = list((await session.exec(select(Rule))).all())
+        cached = _cache[key] = (version, RuleSet(rules))
+    return cached[1]
+
+
+async def explain(session: AsyncSession, labels: Mapping[str, str]) -> Decision:
+    """Dry run: which rule wins for these labels, and why."""
+    return (await current_rule_set(session)).explain(labels)
+
+
+def validate_rule(rule: Rule) -> None:
+    """Refuse a rule that could never work, naming the field."""
+    if not rule.name or not rule.name.strip():
+        raise RuleValidationError("name", "a rule needs a name")
+    if len(rule.name) > 255:
+        raise RuleValidationError("name", "longer than 255 characters")
+    if rule.action not in {a.value for a in RuleAction}:
+        allowed = ", ".join(a.value for a in RuleAction)
+        raise RuleValidationError("action", f"{rule.action!r} is not one of {allowed}")
+    for label in rule.label_patterns or {}:
+        if not _LABEL_NAME.fullmatch(label):
+            raise RuleValidationError(f"label_patterns.{label}", "not a valid Prometheus label name")
+    compile_rule(rule.model_copy(update={"id": rule.id or 0}))
+
+
+async def bump_version(session: AsyncSession) -> None:
+    """Increment in SQL, so that concurrent editors never write the same version."""
+    bumped = await session.exec(
+        update(RuleSetVersion).where(col(RuleSetVersion.id) == 1).values(version=col(RuleSetVersion.version) + 1)
+    )
+    if not bumped.rowcount:
+        session.add(RuleSetVersion(id=1, version=1))
+
+
+async def save_rule(session: AsyncSession, rule: Rule) -> Rule:
+    """Validate, store and publish a rule change (the caller commits)."""
+    validate_rule(rule)
+    now = utcnow()
+    rule.created_at = rule.created_at or now
+    rule.updated_at = now
+    session.add(rule)
+    await bump_version(session)
+    await session.flush()
+    return rule
+
+
+async def delete_rule(session: AsyncSession, rule_id: int) -> bool:
+    rule = await session.get(Rule, rule_id)
+    if rule is None:
+        return False
+    await session.delete(rule)
+    await bump_version(session)
+    return True
+
+
+async def list_rules(session: AsyncSession) -> list[Rule]:
+    return list((await session.exec(select(Rule).order_by(col(Rule.priority), col(Rule.id)))).all())

@@ -1,0 +1,59 @@
+"""Credentials: webhook authentication and password hashing (no reflex import)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from passlib.context import CryptContext
+
+from remediation_app.settings import Settings
+
+# argon2id at OWASP's minimum (m=19 MiB, t=2, p=1); older parameters are rehashed at login.
+pwd_context = CryptContext(
+    schemes=["argon2"],
+    deprecated="auto",
+    argon2__type="ID",
+    argon2__memory_cost=19 * 1024,
+    argon2__time_cost=2,
+    argon2__parallelism=1,
+)
+
+
+def hash_password(password: str) -> str:
+    hashed: str = pwd_context.hash(password)
+    return hashed
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    try:
+        return bool(pwd_context.verify(password, password_hash))
+    except (ValueError, TypeError):
+        return False
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def webhook_authorized(authorization: str | None, settings: Settings) -> bool:
+    """Bearer token or basic auth, compared in constant time; open only if explicitly allowed."""
+    if not settings.webhook_auth_configured:
+        return settings.webhook_allow_unauthenticated
+    if not authorization:
+        return False
+    scheme, _, credentials = authorization.partition(" ")
+    scheme, credentials = scheme.lower(), credentials.strip()
+    if scheme == "bearer" and settings.webhook_token is not None:
+        return _same(credentials, settings.webhook_token.get_secret_value())
+    if scheme == "basic" and settings.webhook_username and settings.webhook_password is not None:
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        user, sep, password = decoded.partition(":")
+        user_ok = _same(user, settings.webhook_username)
+        password_ok = _same(password, settings.webhook_password.get_secret_value())
+        return bool(sep) and user_ok and password_ok
+    return False

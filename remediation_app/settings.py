@@ -1,0 +1,131 @@
+"""Settings: the one place that reads the environment."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the usual spellings of a PostgreSQL URL and pick the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def async_database_url(url: str) -> str:
+    """The async driver URL for a sync one (psycopg 3 does both; SQLite needs aiosqlite)."""
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    database_url: str = "sqlite:///data/remediation.db"
+    data_dir: Path = Path("data")
+    port: int = Field(default=8080, ge=1, le=65535)
+
+    secret_key: SecretStr | None = None
+    encryption_key: SecretStr | None = None
+
+    webhook_token: SecretStr | None = None
+    webhook_username: str | None = None
+    webhook_password: SecretStr | None = None
+    webhook_allow_unauthenticated: bool = False
+    webhook_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+    admin_username: str = "admin"
+    admin_password: SecretStr | None = None
+
+    redis_url: str | None = None
+    notification_retention_days: int = Field(default=30, ge=1)
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "console"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_db(cls, v: str) -> str:
+        return normalize_database_url(v)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in logging.getLevelNamesMapping():
+            raise ValueError(f"unknown log level {v!r}")
+        return v
+
+    @field_validator("redis_url", "webhook_username", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+    @field_validator(
+        "secret_key", "encryption_key", "webhook_token", "webhook_password", "admin_password", mode="before"
+    )
+    @classmethod
+    def _empty_secret_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+    @property
+    def async_database_url(self) -> str:
+        return async_database_url(self.database_url)
+
+    @property
+    def webhook_auth_configured(self) -> bool:
+        return self.webhook_token is not None or (
+            self.webhook_username is not None and self.webhook_password is not None
+        )
+
+    def resolve_secret_key(self) -> str:
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        return _persisted_secret(self.data_dir / "secret_key", lambda: secrets.token_urlsafe(48))
+
+    def resolve_encryption_key(self) -> str:
+        if self.encryption_key is not None:
+            return self.encryption_key.get_secret_value()
+        return _persisted_secret(
+            self.data_dir / "encryption_key",
+            lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        )
+
+
+def _persisted_secret(path: Path, make: Callable[[], str]) -> str:
+    """Read a generated secret, creating it (0600, atomically, once across processes) if absent."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as f:
+            f.write(make())
+        log.info("generated %s (kept for later starts)", path)
+    for _ in range(50):  # another process may be between create and write
+        value = path.read_text().strip()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise RuntimeError(f"{path} is empty; delete it to generate a new one")
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()

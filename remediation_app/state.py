@@ -1,0 +1,58 @@
+"""Shared state helpers; never imports pages.
+
+Live pages follow the event bus with one background task per tab: `follow_events` calls the
+page's refresh now and after every change event, until the tab closes or reloads the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import reflex as rx
+
+from remediation_app.services.events import bus
+
+log = logging.getLogger(__name__)
+# Per tab: opening or reloading a page starts a new generation and the older loop ends.
+_generations: dict[str, int] = {}
+LIVENESS_CHECK_S = 5.0
+MIN_REFRESH_INTERVAL_S = 0.2
+
+
+def _tab_connected(token: str) -> bool:
+    from reflex.utils.prerequisites import get_app
+
+    namespace = get_app().app.event_namespace
+    return namespace is None or token in namespace.token_to_sid
+
+
+async def follow_events(
+    state: rx.State,
+    refresh: Callable[[], Awaitable[None]],
+    wants: Callable[[dict[str, Any]], bool] = lambda _event: True,
+) -> None:
+    token = state.router.session.client_token
+    key = token
+    generation = _generations[key] = _generations.get(key, 0) + 1
+    with bus.subscribe() as queue:
+        await refresh()
+        try:
+            while _generations.get(key) == generation:
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=LIVENESS_CHECK_S)
+                except TimeoutError:
+                    if not _tab_connected(token):
+                        break
+                    continue
+                relevant = wants(event)
+                await asyncio.sleep(MIN_REFRESH_INTERVAL_S)  # coalesce a burst into one refresh
+                while not queue.empty():
+                    relevant = wants(queue.get_nowait()) or relevant
+                if relevant and _generations.get(key) == generation:
+                    await refresh()
+        finally:
+            if _generations.get(key) == generation:
+                _generations.pop(key, None)
