@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 
+from remediation_app.db import async_session, dispose_engines
 from remediation_app.services import migrations
+from remediation_app.services.rules import Decision, explain
 from remediation_app.settings import get_settings
 
 
@@ -17,11 +20,39 @@ def _db_upgrade(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _rules_explain(args: argparse.Namespace) -> int:
+    labels: dict[str, str] = {}
+    for item in args.labels:
+        name, sep, value = item.partition("=")
+        if not sep:
+            print(f"not a label: {item!r} (expected name=value)", file=sys.stderr)
+            return 2
+        labels[name] = value
+
+    async def run() -> Decision:
+        try:
+            async with async_session() as session:
+                return await explain(session, labels)
+        finally:
+            await dispose_engines()
+
+    decision = asyncio.run(run())
+    for step in decision.trace:
+        verdict = "skipped" if not step.enabled else "MATCH" if step.matched else "no match"
+        print(f"  [{step.priority:>5}] {step.rule}: {verdict} - {'; '.join(step.reasons)}")
+    print(f"action: {decision.action}\nwhy: {decision.reason}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m remediation_app", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply every migration up to head").set_defaults(func=_db_upgrade)
+    rules = commands.add_parser("rules", help="the rules engine").add_subparsers(dest="rules_command", required=True)
+    dry_run = rules.add_parser("explain", help="dry run: which rule wins for these labels, and why")
+    dry_run.add_argument("labels", nargs="*", metavar="name=value", help="e.g. alertname=DiskFull severity=critical")
+    dry_run.set_defaults(func=_rules_explain)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

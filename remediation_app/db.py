@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,7 +25,6 @@ TRANSIENT_DB_ERRORS: tuple[type[Exception], ...] = (
     sa.exc.DisconnectionError,
     ConnectionError,
     asyncio.TimeoutError,
-    OSError,
 )
 
 
@@ -32,7 +32,9 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Best effort: if the folder cannot be made, connecting fails as "unavailable" (503).
+            with contextlib.suppress(OSError):
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
         return {"connect_args": {"timeout": 5}}
     return {
         "pool_pre_ping": True,

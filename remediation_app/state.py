@@ -29,6 +29,14 @@ def _tab_connected(token: str) -> bool:
     return namespace is None or token in namespace.token_to_sid
 
 
+async def _refresh_or_log(refresh: Callable[[], Awaitable[None]]) -> None:
+    """A refresh that fails unexpectedly is logged; the tab keeps following (the next change retries)."""
+    try:
+        await refresh()
+    except Exception:
+        log.exception("live page refresh failed; the page keeps following changes")
+
+
 async def follow_events(
     state: rx.State,
     refresh: Callable[[], Awaitable[None]],
@@ -38,8 +46,8 @@ async def follow_events(
     key = token
     generation = _generations[key] = _generations.get(key, 0) + 1
     with bus.subscribe() as queue:
-        await refresh()
         try:
+            await _refresh_or_log(refresh)
             while _generations.get(key) == generation:
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=LIVENESS_CHECK_S)
@@ -52,7 +60,7 @@ async def follow_events(
                 while not queue.empty():
                     relevant = wants(queue.get_nowait()) or relevant
                 if relevant and _generations.get(key) == generation:
-                    await refresh()
+                    await _refresh_or_log(refresh)
         finally:
             if _generations.get(key) == generation:
                 _generations.pop(key, None)

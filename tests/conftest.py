@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from remediation_app.db import dispose_engines
+from remediation_app.db import dispose_engines, sync_engine
 from remediation_app.services import migrations
 from remediation_app.settings import get_settings
-from tests.support.databases import postgres_available, sqlite_url, temporary_postgres
+from tests.support.databases import (
+    DatabaseProbe,
+    PostgresPool,
+    copy_sqlite,
+    create_postgres,
+    database_kind,
+    drop_postgres,
+    postgres_available,
+    postgres_url,
+    sqlite_url,
+    temporary_postgres,
+)
 
 CI = os.environ.get("CI", "").lower() == "true"
 WEBHOOK_TOKEN = "test-webhook-token"
@@ -39,17 +51,67 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def _migrate_closed(url: str) -> None:
+    migrations.upgrade(url)
+    sync_engine(url).dispose()  # a template must have no open connection when it is copied
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One migrated SQLite file per session; each test gets a copy (migrating every time is slow)."""
+    url = sqlite_url(tmp_path_factory.mktemp("sqlite-template"))
+    _migrate_closed(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """One migrated PostgreSQL database per session; each test gets CREATE DATABASE ... TEMPLATE it."""
+    require(postgres_available(), "PostgreSQL is not reachable on 127.0.0.1:5432")
+    name = create_postgres("re_template")
+    try:
+        _migrate_closed(postgres_url(name))
+        yield name
+    finally:
+        drop_postgres(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_pool(postgres_template: str) -> Iterator[PostgresPool]:
+    pool = PostgresPool(postgres_template)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.pg)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database of each kind."""
     if request.param == "sqlite":
-        url = sqlite_url(tmp_path)
-        migrations.upgrade(url)
-        yield url
+        yield copy_sqlite(request.getfixturevalue("sqlite_template"), tmp_path)
         return
     require(postgres_available(), "PostgreSQL is not reachable on 127.0.0.1:5432")
-    with temporary_postgres() as url:
-        migrations.upgrade(url)
+    pool: PostgresPool = request.getfixturevalue("postgres_pool")
+    name = pool.take()
+    try:
+        yield postgres_url(name)
+    finally:
+        pool.give_back(name)
+
+
+@pytest.fixture
+def db_kind(database_url: str) -> str:
+    """ "sqlite" or "postgres": the kind of this test's database."""
+    return database_kind(database_url)
+
+
+@pytest.fixture
+def blank_database_url(db_kind: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh database of the same kind that was never migrated."""
+    if db_kind == "sqlite":
+        (tmp_path / "blank").mkdir()
+        yield sqlite_url(tmp_path / "blank")
+        return
+    with temporary_postgres("re_blank") as url:
         yield url
 
 
@@ -59,11 +121,32 @@ def app_settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("WEBHOOK_TOKEN", WEBHOOK_TOKEN)
-    for name in ("WEBHOOK_USERNAME", "WEBHOOK_PASSWORD", "WEBHOOK_ALLOW_UNAUTHENTICATED", "REDIS_URL"):
+    for name in (
+        "WEBHOOK_USERNAME",
+        "WEBHOOK_PASSWORD",
+        "WEBHOOK_ALLOW_UNAUTHENTICATED",
+        "WEBHOOK_MAX_BODY_BYTES",
+        "REDIS_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     yield database_url
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def app_env(app_settings: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Change the app's environment mid-test: app_env(WEBHOOK_TOKEN=None, DATABASE_URL="...")."""
+
+    def apply(**env: str | None) -> None:
+        for name, value in env.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    return apply
 
 
 @pytest.fixture
@@ -72,7 +155,7 @@ async def client(app_settings: str) -> AsyncIterator[httpx.AsyncClient]:
     from remediation_app.api import build_api
 
     transport = httpx.ASGITransport(app=build_api())
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as http:
         yield http
     await dispose_engines()
 
@@ -80,3 +163,25 @@ async def client(app_settings: str) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
+
+
+@pytest.fixture
+def post_webhook(client: httpx.AsyncClient, auth: dict[str, str]) -> Callable[..., Awaitable[httpx.Response]]:
+    """POST a payload (JSON-encoded unless bytes) to the webhook with the bearer token."""
+
+    async def post(payload: Any, **kwargs: Any) -> httpx.Response:
+        headers = {**auth, **kwargs.pop("headers", {})}
+        if isinstance(payload, bytes):
+            headers.setdefault("Content-Type", "application/json")
+            return await client.post("/webhook/alerts", content=payload, headers=headers, **kwargs)
+        return await client.post("/webhook/alerts", json=payload, headers=headers, **kwargs)
+
+    return post
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[DatabaseProbe]:
+    """Direct access to the test database (not through the app)."""
+    probe = DatabaseProbe(database_url)
+    yield probe
+    probe.close()

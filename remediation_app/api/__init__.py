@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from remediation_app.api import alerts, health, webhook
-from remediation_app.api.errors import database_unavailable
+from remediation_app.api.errors import database_unavailable, schema_not_migrated
 from remediation_app.db import TRANSIENT_DB_ERRORS
 from remediation_app.services.alertmanager import NotificationIn
 
@@ -39,6 +40,7 @@ def build_api(reflex_asgi: ASGIApp | None = None) -> FastAPI:
         app.include_router(router)
     for exc_type in TRANSIENT_DB_ERRORS:
         app.add_exception_handler(exc_type, database_unavailable)
+    app.add_exception_handler(sa.exc.ProgrammingError, schema_not_migrated)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     if reflex_asgi is not None:
         app.mount("", reflex_asgi)

@@ -19,6 +19,8 @@ from remediation_app.services.alerts import (
 )
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+# Ids are INTEGER columns: a larger value cannot be an id, and PostgreSQL refuses it as a parameter.
+MAX_ID = 2**31 - 1
 
 
 @router.get("", summary="List alerts, newest activity first")
@@ -37,7 +39,7 @@ async def api_list_alerts(
 
 
 @router.get("/{alert_id}", summary="One alert with labels, annotations, matched rule and timeline")
-async def api_get_alert(alert_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> dict[str, Any]:
+async def api_get_alert(alert_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> dict[str, Any]:
     async with async_session() as session:
         alert = await get_alert(session, alert_id)
         if alert is None:

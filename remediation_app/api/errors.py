@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = "5"
+# PostgreSQL's undefined_table and undefined_column: the schema is behind the code (not migrated yet).
+SCHEMA_BEHIND_SQLSTATES = frozenset({"42P01", "42703"})
 
 
 def error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -21,3 +24,15 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
     """Any route: a database that cannot be reached is a transient fault, so 503 (clients retry)."""
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
     return error(503, "database unavailable, retry later")
+
+
+async def schema_not_migrated(request: Request, exc: Exception) -> JSONResponse:
+    """A table or column missing on PostgreSQL means "not migrated yet": 503, as SQLite's error already is.
+
+    Any other programming error is a bug and stays a 500.
+    """
+    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else None
+    if getattr(orig, "sqlstate", None) not in SCHEMA_BEHIND_SQLSTATES:
+        raise exc
+    log.warning("database not migrated on %s %s: %s", request.method, request.url.path, orig)
+    return error(503, "database not migrated, retry later")

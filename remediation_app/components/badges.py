@@ -10,13 +10,13 @@ def _badge(value: rx.Var, colors: dict[str, str], **props: object) -> rx.Compone
     return rx.badge(value, color_scheme=color, variant="soft", **props)
 
 
-def severity_badge(value: rx.Var) -> rx.Component:
-    return _badge(value, SEVERITY_COLORS, class_name="severity")
+def severity_badge(value: rx.Var, **props: object) -> rx.Component:
+    return _badge(value, SEVERITY_COLORS, class_name="severity", **props)
 
 
-def status_badge(value: rx.Var) -> rx.Component:
-    return _badge(value, STATUS_COLORS, class_name="status")
+def status_badge(value: rx.Var, **props: object) -> rx.Component:
+    return _badge(value, STATUS_COLORS, class_name="status", **props)
 
 
-def action_badge(value: rx.Var) -> rx.Component:
-    return _badge(value, ACTION_COLORS, class_name="action")
+def action_badge(value: rx.Var, **props: object) -> rx.Component:
+    return _badge(value, ACTION_COLORS, class_name="action", **props)

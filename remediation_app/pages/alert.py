@@ -13,6 +13,7 @@ from remediation_app.services.alerts import alert_detail, alert_timeline, get_al
 from remediation_app.state import follow_events
 
 RUNBOOK_KEYS = ("runbook_url", "runbook")
+MAX_ALERT_ID = 2**31 - 1  # alerts.id is an INTEGER column: PostgreSQL refuses a larger parameter
 
 
 def safe_link(url: str) -> str:
@@ -35,8 +36,18 @@ class AlertPageState(rx.State):
     error: str = ""
 
     def _alert_id(self) -> int:
-        raw = str(self.router.page.params.get("alert_id", ""))
-        return int(raw) if raw.isdigit() and len(raw) < 19 else 0
+        """The id in the URL (/alerts/<id>), or 0 when it cannot be an alert's id."""
+        # Reflex adds each dynamic route argument to the state as a var of the same name.
+        raw = str(getattr(self, "alert_id", ""))
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ALERT_ID))):
+            return 0
+        return int(raw) if int(raw) <= MAX_ALERT_ID else 0
+
+    def _forget_other_alert(self, alert_id: int) -> None:
+        """Opening another alert in this tab: never show the previous one under the new URL."""
+        if self.alert.get("id") != str(alert_id):
+            self.found, self.alert, self.labels, self.annotations, self.timeline = True, {}, [], [], []
+            self.runbook_url = self.generator_url = self.error = ""
 
     async def _refresh(self) -> None:
         async with self:
@@ -74,6 +85,7 @@ class AlertPageState(rx.State):
     async def watch(self):
         async with self:
             alert_id = self._alert_id()
+            self._forget_other_alert(alert_id)
 
         def concerns_me(event: dict[str, Any]) -> bool:
             ids = event.get("ids", [])
@@ -108,9 +120,9 @@ def summary_card() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                status_badge(a["status"]),
-                severity_badge(a["severity"]),
-                action_badge(a["action"]),
+                status_badge(a["status"], id="alert-status"),
+                severity_badge(a["severity"], id="alert-severity"),
+                action_badge(a["action"], id="alert-action"),
                 rx.heading(a["alertname"], size="5", id="alert-name"),
                 align="center",
                 spacing="3",

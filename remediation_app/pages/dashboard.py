@@ -47,7 +47,8 @@ class AlertsState(rx.State):
         return AlertFilter(pick(self.status), pick(self.severity), pick(self.action), self.query)
 
     async def _load(self, flt: AlertFilter, page: int) -> None:
-        """Query outside the state lock, then publish rows."""
+        """Query outside the state lock, then publish rows, unless the filter or page changed
+        meanwhile: then a newer load (the one that change started) publishes the right rows."""
         try:
             async with async_session() as session:
                 alerts, total = await list_alerts(session, flt, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
@@ -55,7 +56,8 @@ class AlertsState(rx.State):
         except TRANSIENT_DB_ERRORS:
             rows, total, error = [], 0, "The database is unavailable; retrying on the next change."
         async with self:
-            self.rows, self.total, self.error = rows, total, error
+            if (self._filter(), self.page) == (flt, page):
+                self.rows, self.total, self.error = rows, total, error
 
     async def _refresh(self) -> None:
         async with self:

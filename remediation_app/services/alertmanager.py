@@ -27,12 +27,24 @@ CleanStr = Annotated[str, AfterValidator(clean_text)]
 LabelSet = dict[CleanStr, CleanStr]
 
 
+# The INTEGER columns that store counts.
+_INT32_MAX = 2**31 - 1
+
+
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise ValueError("timestamp is outside the representable range in UTC") from exc
+
+
+# The fingerprint column's width; a longer one from some sender is stored as its hash.
+FINGERPRINT_MAX = 128
 
 
 class AlertIn(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # Numbers where Alertmanager sends strings (label values from other senders) are kept as text.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
 
     status: Literal["firing", "resolved"]
     labels: LabelSet
@@ -40,7 +52,7 @@ class AlertIn(BaseModel):
     starts_at: datetime = Field(alias="startsAt")
     ends_at: datetime | None = Field(default=None, alias="endsAt")
     generator_url: CleanStr = Field(default="", alias="generatorURL")
-    fingerprint: CleanStr | None = Field(default=None, max_length=128)
+    fingerprint: CleanStr | None = None
 
     @field_validator("starts_at")
     @classmethod
@@ -59,10 +71,17 @@ class AlertIn(BaseModel):
     def _null_is_empty(cls, v: object) -> object:
         return "" if v is None else v
 
+    @field_validator("annotations", mode="before")
+    @classmethod
+    def _null_is_no_annotations(cls, v: object) -> object:
+        return {} if v is None else v
+
     def key_fingerprint(self) -> str:
         """Alertmanager's fingerprint, or a stable hash of the label set when a sender omits it."""
         if self.fingerprint:
-            return self.fingerprint
+            if len(self.fingerprint) <= FINGERPRINT_MAX:
+                return self.fingerprint
+            return "sha256:" + hashlib.sha256(self.fingerprint.encode()).hexdigest()
         digest = hashlib.sha256()
         for name in sorted(self.labels):
             digest.update(name.encode() + b"\xff" + self.labels[name].encode() + b"\xff")
@@ -70,11 +89,11 @@ class AlertIn(BaseModel):
 
 
 class NotificationIn(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
 
     version: CleanStr = "4"
     group_key: CleanStr = Field(default="", alias="groupKey")
-    truncated_alerts: int = Field(default=0, ge=0, alias="truncatedAlerts")
+    truncated_alerts: int = Field(default=0, ge=0, le=_INT32_MAX, alias="truncatedAlerts")
     status: CleanStr = ""
     receiver: CleanStr = ""
     group_labels: LabelSet = Field(default_factory=dict, alias="groupLabels")
@@ -86,6 +105,7 @@ class NotificationIn(BaseModel):
     @field_validator(
         "version",
         "group_key",
+        "truncated_alerts",
         "status",
         "receiver",
         "external_url",
@@ -98,5 +118,7 @@ class NotificationIn(BaseModel):
     def _null_is_default(cls, v: object, info: object) -> object:
         if v is None:
             name = getattr(info, "field_name", "")
+            if name == "truncated_alerts":
+                return 0
             return {} if name.endswith(("labels", "annotations")) else ""
         return v

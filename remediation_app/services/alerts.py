@@ -10,6 +10,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.models import Alert, AlertNotification, Notification, RuleAction
+from remediation_app.services.alertmanager import clean_text
 
 MAX_PAGE = 100
 MAX_QUERY = 200
@@ -37,9 +38,10 @@ def _where(flt: AlertFilter) -> list[Any]:
         clauses.append(col(Alert.action) != RuleAction.IGNORE.value)
     if flt.status:
         clauses.append(col(Alert.status) == flt.status)
+    # Cleaned as stored text is (PostgreSQL refuses NUL even as a parameter): %00 finds stored U+FFFD.
     if flt.severity:
-        clauses.append(col(Alert.severity) == flt.severity.lower())
-    text = flt.q.strip()[:MAX_QUERY]
+        clauses.append(col(Alert.severity) == clean_text(flt.severity).lower())
+    text = clean_text(flt.q).strip()[:MAX_QUERY]
     if text:
         pattern = f"%{_like_escape(text)}%"
         clauses.append(

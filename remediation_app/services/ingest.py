@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,9 +79,11 @@ def _alert_row(alert: AlertIn, payload: NotificationIn, rules: RuleSet, now: dat
     }
 
 
-def _upsert(dialect: str, rows: Sequence[dict[str, Any]]) -> Any:
+def _upsert(dialect: str) -> Any:
+    """One statement for every chunk, executed with a list of rows: SQLAlchemy caches its compiled
+    form and batches the rows ("insertmanyvalues"); a multi-row .values() is compiled anew each time."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(ALERTS).values(list(rows))
+    stmt = insert(ALERTS)
     excluded = stmt.excluded
     updates = {
         name: getattr(excluded, name)
@@ -132,9 +133,12 @@ async def ingest_notification(session: AsyncSession, payload: NotificationIn) ->
     dialect = session.get_bind().dialect.name
     actions: Counter[str] = Counter()
     links = []
-    values = list(rows.values())
+    # In key order: concurrent notifications with overlapping alerts then lock rows in the same
+    # order, so PostgreSQL cannot deadlock on them.
+    values = [rows[key] for key in sorted(rows)]
+    upsert = _upsert(dialect)
     for start in range(0, len(values), CHUNK):
-        returned = await session.exec(_upsert(dialect, values[start : start + CHUNK]))
+        returned = await session.exec(upsert, params=values[start : start + CHUNK])
         for alert_id, times, status, action in returned:
             result.alert_ids.append(alert_id)
             links.append(
@@ -148,7 +152,7 @@ async def ingest_notification(session: AsyncSession, payload: NotificationIn) ->
             else:
                 result.updated += 1
     for start in range(0, len(links), CHUNK):
-        await session.exec(sa.insert(LINKS).values(links[start : start + CHUNK]))
+        await session.exec(sa.insert(LINKS), params=links[start : start + CHUNK])
     result.by_action = dict(actions)
     return result
 

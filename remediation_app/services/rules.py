@@ -128,8 +128,12 @@ class RuleSet:
 
     def __init__(self, rules: list[Rule]) -> None:
         ordered = sorted(rules, key=lambda r: (r.priority, r.id or 0))
-        self.rules = [compile_rule(r) for r in ordered if r.enabled]
-        self.disabled = [(r.name, r.priority) for r in ordered if not r.enabled]
+        # Every rule in order, for explain(): compiled if enabled, else its (name, priority).
+        self._ordered: list[CompiledRule | tuple[str, int]] = [
+            compile_rule(r) if r.enabled else (r.name, r.priority) for r in ordered
+        ]
+        self.rules = [r for r in self._ordered if isinstance(r, CompiledRule)]
+        self.disabled = [r for r in self._ordered if not isinstance(r, CompiledRule)]
 
     def decide(self, labels: Mapping[str, str]) -> Decision:
         for rule in self.rules:
@@ -140,8 +144,11 @@ class RuleSet:
 
     def explain(self, labels: Mapping[str, str]) -> Decision:
         """Like decide, with a trace of every rule up to the winner (the dry run)."""
-        trace = [RuleTrace(name, prio, False, False, ["disabled"]) for name, prio in self.disabled]
-        for rule in self.rules:
+        trace: list[RuleTrace] = []
+        for rule in self._ordered:
+            if not isinstance(rule, CompiledRule):
+                trace.append(RuleTrace(rule[0], rule[1], False, False, ["disabled"]))
+                continue
             matched, reasons = rule.evaluate(labels)
             trace.append(RuleTrace(rule.name, rule.priority, True, matched, reasons))
             if matched:
@@ -185,6 +192,17 @@ def validate_rule(rule: Rule) -> None:
     for label in rule.label_patterns or {}:
         if not _LABEL_NAME.fullmatch(label):
             raise RuleValidationError(f"label_patterns.{label}", "not a valid Prometheus label name")
+    texts = {
+        "name": rule.name,
+        "description": rule.description or "",
+        **{attr: getattr(rule, attr) or "" for attr in FIELD_LABELS},
+        **{f"label_patterns.{label}": value for label, value in (rule.label_patterns or {}).items()},
+    }
+    for field_name, value in texts.items():
+        if not isinstance(value, str):
+            raise RuleValidationError(field_name, "must be text")
+        if "\x00" in value:  # PostgreSQL cannot store it
+            raise RuleValidationError(field_name, "contains a NUL character")
     compile_rule(rule.model_copy(update={"id": rule.id or 0}))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 
 from passlib.context import CryptContext
@@ -50,7 +49,7 @@ def webhook_authorized(authorization: str | None, settings: Settings) -> bool:
     if scheme == "basic" and settings.webhook_username and settings.webhook_password is not None:
         try:
             decoded = base64.b64decode(credentials, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII input to b64decode
             return False
         user, sep, password = decoded.partition(":")
         user_ok = _same(user, settings.webhook_username)

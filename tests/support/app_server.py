@@ -1,7 +1,12 @@
 """Start the real app (`reflex run --env prod`) on a loopback port, for e2e tests and benchmarks.
 
 Each server gets its own Reflex web directory: the frontend build carries the port it talks to,
-so two servers on different ports cannot share one build.
+so two servers on different ports cannot share one build. By default it is `.web-<name>` in the
+project (kept between runs); pass `work_dir` to build somewhere private instead (a temporary
+directory: no clash with a concurrent run that uses the same name).
+
+The server runs in its own process group: `stop()` ends the Reflex supervisor and every granian
+worker, even when the supervisor already died or the start failed half-way.
 """
 
 from __future__ import annotations
@@ -15,15 +20,17 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
 TOOLS_BIN = ROOT / ".tools" / "node_modules" / ".bin"
+HOST = "127.0.0.1"
 
 
 def free_port() -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((HOST, 0))
         return int(s.getsockname()[1])
 
 
@@ -53,17 +60,20 @@ class AppServer:
         port: int | None = None,
         env: dict[str, str] | None = None,
         log_dir: Path | None = None,
+        work_dir: Path | None = None,
     ) -> None:
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{HOST}:{self.port}"
         self.database_url = database_url
         self.log_path = (log_dir or data_dir) / f"app-{name}.log"
+        self.web_dir = work_dir / "web" if work_dir else Path(f".web-{name}")
+        states_dir = work_dir / "states" if work_dir else Path(f".states-{name}")
         self.env = reflex_env(
             PORT=str(self.port),
             DATABASE_URL=database_url,
             DATA_DIR=str(data_dir),
-            REFLEX_WEB_WORKDIR=f".web-{name}",
-            REFLEX_STATES_WORKDIR=f".states-{name}",
+            REFLEX_WEB_WORKDIR=str(self.web_dir),
+            REFLEX_STATES_WORKDIR=str(states_dir),
             LOG_LEVEL="INFO",
             **(env or {}),
         )
@@ -78,15 +88,25 @@ class AppServer:
             capture_output=True,
         )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [str(BIN / "reflex"), "run", "--env", "prod", "--loglevel", "info"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [str(BIN / "reflex"), "run", "--env", "prod", "--loglevel", "info", "--backend-host", HOST],
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -96,30 +116,55 @@ class AppServer:
                     httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
                     and httpx.get(f"{self.url}/", timeout=2).status_code == 200
                 ):
-                    return self
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        self.stop()
         raise RuntimeError(f"app not ready within {timeout}s; see {self.log_path}:\n{self.log_tail()}")
 
-    def log_tail(self, lines: int = 40) -> str:
+    def log_text(self) -> str:
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
 
-    def stop(self) -> None:
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def worker_pids(self) -> list[int]:
+        """The granian worker processes serving requests (children of the Reflex supervisor)."""
         if self.proc is None or self.proc.poll() is not None:
+            return []
+        with contextlib.suppress(psutil.NoSuchProcess):
+            return sorted(child.pid for child in psutil.Process(self.proc.pid).children())
+        return []
+
+    def worker_serving(self, client_port: int) -> int | None:
+        """The worker that accepted our loopback connection from `client_port` (HTTP keep-alive
+        keeps that connection on that worker), or None if no worker holds it."""
+        for pid in self.worker_pids():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                for conn in psutil.Process(pid).net_connections(kind="tcp"):
+                    if conn.laddr and conn.laddr.port == self.port and conn.raddr and conn.raddr.port == client_port:
+                        return pid
+        return None
+
+    def stop(self) -> None:
+        """SIGINT to the whole group (Reflex shuts down its workers), then SIGKILL to what is left."""
+        if self.proc is None:
             return
-        pgid = os.getpgid(self.proc.pid)
-        os.killpg(pgid, signal.SIGINT)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(pgid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
-        with contextlib.suppress(ProcessLookupError):  # granian workers left behind by a hard stop
+        pgid = self.proc.pid  # start_new_session: the supervisor leads its own group
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        # Workers left behind by a supervisor that died or was killed.
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
 
     def __enter__(self) -> AppServer:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def am_alert(
@@ -16,7 +19,7 @@ def am_alert(
     job: str = "node",
     fingerprint: str | None = None,
     starts_at: str | None = None,
-    ends_at: str = "0001-01-01T00:00:00Z",
+    ends_at: str = GO_ZERO_TIME,
     labels: dict[str, str] | None = None,
     annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -48,3 +51,81 @@ def notification(
         "externalURL": "http://alertmanager.example:9093",
         "alerts": list(alerts),
     }
+
+
+def newer_alertmanager_notification() -> dict[str, Any]:
+    """A version 4 payload as a newer Alertmanager might send it: fields this app has never heard of."""
+    alert = am_alert("KubePodCrashLooping", severity="critical", fingerprint="f00dfeedf00dfeed")
+    alert.update(
+        {
+            "silenceURL": "http://alertmanager.example:9093/#/silences/new",
+            "inhibitedBy": [],
+            "mutedBy": {"timeIntervals": ["weekend"]},
+            "updatedAt": "2026-01-01T00:00:00.123456789Z",
+            "receivers": [{"name": "remediation-engine"}],
+        }
+    )
+    payload = notification(alert)
+    payload.update(
+        {
+            "groupingRules": {"by": ["alertname"], "interval": "5m"},
+            "alertmanagerVersion": "0.99.0",
+            "cluster": {"peers": 3},
+            "truncatedAlerts": 0,
+        }
+    )
+    return payload
+
+
+def grafana_notification() -> dict[str, Any]:
+    """Grafana unified alerting's webhook: Alertmanager-shaped, version "1", with its own extras."""
+    return {
+        "receiver": "remediation-engine",
+        "status": "firing",
+        "orgId": 1,
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "HighLatency", "grafana_folder": "Prod", "severity": "critical"},
+                "annotations": {"summary": "p99 latency above 2s"},
+                "startsAt": "2026-01-01T10:00:00+01:00",
+                "endsAt": GO_ZERO_TIME,
+                "generatorURL": "http://grafana.example/alerting/grafana/abc/view",
+                "fingerprint": "0a1b2c3d4e5f6a7b",
+                "silenceURL": "http://grafana.example/alerting/silence/new",
+                "dashboardURL": "http://grafana.example/d/xyz",
+                "panelURL": "http://grafana.example/d/xyz?viewPanel=2",
+                "values": {"B": 2.31, "C": 1},
+                "valueString": "[ var='B' labels={} value=2.31 ]",
+                "imageURL": None,
+            }
+        ],
+        "groupLabels": {"alertname": "HighLatency"},
+        "commonLabels": {"alertname": "HighLatency"},
+        "commonAnnotations": {},
+        "externalURL": "http://grafana.example/",
+        "version": "1",
+        "groupKey": '{}/{}:{alertname="HighLatency"}',
+        "truncatedAlerts": 0,
+        "title": "[FIRING:1] HighLatency Prod",
+        "state": "alerting",
+        "message": "**Firing**\n\nValue: B=2.31",
+    }
+
+
+def many_alerts(count: int, *, prefix: str = "bulk", starts_at: str = "2026-01-01T00:00:00Z") -> dict[str, Any]:
+    """One notification carrying `count` distinct alerts."""
+    alerts = [
+        am_alert(
+            f"Bulk{i % 10}",
+            instance=f"host-{i}:9100",
+            fingerprint=f"{prefix}{i:012d}",
+            starts_at=starts_at,
+        )
+        for i in range(count)
+    ]
+    return notification(*alerts)
+
+
+def encode(payload: Any) -> bytes:
+    return json.dumps(payload).encode()

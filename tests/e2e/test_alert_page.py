@@ -1,0 +1,143 @@
+"""The alert page: reached from the dashboard, shows alert text as text, links only http(s), live status."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import post_alerts, unique
+from tests.support.browser import PUSH_TIMEOUT_MS, alert_row, expect_pushed, search
+from tests.support.payloads import am_alert, notification
+
+pytestmark = pytest.mark.e2e
+
+SCRIPT = "<script>window.__pwned=1</script>"
+IMG = '<img src=x onerror="window.__pwned=2">'
+SVG = '<svg onload="window.__pwned=3"></svg>'
+JS_URL = "javascript:window.__pwned=4"
+HTTPS_URL = "https://runbooks.example.com/disk-full"
+
+
+def open_from_dashboard(page: Page, alertname: str) -> int:
+    """Click the alertname link on the dashboard; returns the alert id from the URL."""
+    alert_row(page, alertname).get_by_role("link", name=alertname, exact=True).click()
+    expect(page).to_have_url(re.compile(r"/alerts/\d+$"))
+    expect(page.locator("#alert-name")).to_have_text(alertname)
+    return int(page.url.rsplit("/", 1)[1])
+
+
+def kv(page: Page, table: str, key: str) -> str:
+    """The value cell next to `key` in the labels or annotations table."""
+    row = page.locator(f"#{table} tr").filter(has=page.locator("th", has_text=re.compile(f"^{re.escape(key)}$")))
+    return row.locator("td").inner_text()
+
+
+def assert_not_executed(page: Page) -> None:
+    assert page.evaluate("typeof window.__pwned") == "undefined", "alert text ran as script"
+    assert page.locator("a[href^='javascript:' i]").count() == 0, "a javascript: URL became a link"
+
+
+def test_hostile_alert_text_is_shown_as_text(app, new_tab):
+    name = unique("Hostile")
+    page = new_tab().open_dashboard(app.url)
+    post_alerts(
+        app,
+        notification(
+            am_alert(
+                name,
+                severity="critical",
+                labels={"team": IMG},
+                annotations={
+                    "summary": f"disk full {SCRIPT}",
+                    "description": f"{IMG}{SVG}",
+                    "runbook_url": JS_URL,
+                },
+            )
+        ),
+    )
+    expect_pushed([page], name, since=time.monotonic())
+    # The dashboard shows the summary as text too.
+    expect(alert_row(page, name).locator(".summary")).to_have_text(f"disk full {SCRIPT}")
+    assert_not_executed(page)
+
+    alert_id = open_from_dashboard(page, name)
+    assert alert_id > 0
+    expect(page.locator("#labels")).to_contain_text(name)
+    assert kv(page, "labels", "alertname") == name
+    assert kv(page, "labels", "severity") == "critical"
+    assert kv(page, "labels", "team") == IMG
+    assert kv(page, "annotations", "description") == f"{IMG}{SVG}"
+    assert kv(page, "annotations", "summary") == f"disk full {SCRIPT}"
+    assert kv(page, "annotations", "runbook_url") == JS_URL
+    expect(page.locator("#alert-summary")).to_have_text(f"disk full {SCRIPT}")
+    # Markup in alert text never became elements.
+    for selector in ("script", "img", "svg[onload]"):
+        assert page.locator(f"#annotations {selector}, #labels {selector}, #alert-summary {selector}").count() == 0
+    # A javascript: runbook is not a link (the text is still listed under annotations).
+    expect(page.locator("#runbook-link")).to_have_count(0)
+    assert_not_executed(page)
+
+
+def test_https_runbook_is_a_link(app, new_tab):
+    name = unique("Runbook")
+    post_alerts(app, notification(am_alert(name, annotations={"runbook_url": HTTPS_URL})))
+    page = new_tab().open_dashboard(app.url)
+    search(page, name)
+    open_from_dashboard(page, name)
+    link = page.locator("#runbook-link")
+    expect(link).to_have_attribute("href", HTTPS_URL)
+    expect(link).to_have_text("Runbook")
+    expect(page.locator("#generator-link")).to_have_attribute("href", re.compile(r"^http://prometheus\.example"))
+
+
+def test_resolved_notification_updates_the_open_alert_page(app, new_tab):
+    name = unique("Resolves")
+    alert = am_alert(name, severity="warning", starts_at="2026-01-01T00:00:00Z")
+    post_alerts(app, notification(alert))
+    tab = new_tab()
+    page = tab.open_dashboard(app.url)
+    search(page, name)
+    alert_id = open_from_dashboard(page, name)
+    status = page.locator("#alert-status")
+    expect(status).to_have_text("firing")
+    expect(page.locator(".timeline-row")).to_have_count(1)
+    tab.mark()
+
+    resolved = {**alert, "status": "resolved", "endsAt": "2026-01-01T00:30:00Z"}
+    post_alerts(app, notification(resolved))
+    expect(status).to_have_text("resolved", timeout=PUSH_TIMEOUT_MS)
+
+    assert tab.still_same_document(), "the page reloaded: the status must arrive by push"
+    assert page.url.endswith(f"/alerts/{alert_id}")
+    expect(page.locator(".timeline-row")).to_have_count(2)
+    expect(page.locator(".timeline-row").first.locator(".status")).to_have_text("resolved")
+    expect(page.get_by_text("Notified 2 times")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    "server", ["app", pytest.param("scaled_app", marks=[pytest.mark.pg, pytest.mark.redis])], indirect=False
+)
+def test_unknown_alert_ids_show_not_found(server, request, new_tab):
+    """Ids that cannot exist (beyond PostgreSQL's INTEGER, non-ASCII digits, 0, words) say "No such
+    alert", never the alert this tab showed before, and the page's watcher survives them."""
+    app = request.getfixturevalue(server)
+    name = unique("Known")
+    alert = am_alert(name, starts_at="2026-01-01T00:00:00Z")
+    post_alerts(app, notification(alert))
+    tab = new_tab()
+    page = tab.open_dashboard(app.url)
+    search(page, name)
+    known = f"{app.url}/alerts/{open_from_dashboard(page, name)}"
+    for bad in ("99999999999", "%C2%B2", "0", "abc"):
+        page.goto(f"{app.url}/alerts/{bad}")
+        expect(page.locator("#not-found")).to_be_visible()
+        expect(page.locator("#alert-name")).to_have_count(0)
+        page.goto(known)
+        expect(page.locator("#alert-name")).to_have_text(name)
+    # Still live after all that: a resolved notification reaches the open page.
+    post_alerts(app, notification({**alert, "status": "resolved", "endsAt": "2026-01-01T00:30:00Z"}))
+    expect(page.locator("#alert-status")).to_have_text("resolved", timeout=PUSH_TIMEOUT_MS)
+    assert "Traceback" not in app.log_text(), app.log_tail(80)
