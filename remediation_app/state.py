@@ -43,24 +43,30 @@ async def follow_events(
     wants: Callable[[dict[str, Any]], bool] = lambda _event: True,
 ) -> None:
     token = state.router.session.client_token
-    key = token
-    generation = _generations[key] = _generations.get(key, 0) + 1
+    generation = _generations[token] = _generations.get(token, 0) + 1
+    loop = asyncio.get_running_loop()
     with bus.subscribe() as queue:
         try:
             await _refresh_or_log(refresh)
-            while _generations.get(key) == generation:
+            last_refresh = loop.time()
+            while _generations.get(token) == generation:
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=LIVENESS_CHECK_S)
                 except TimeoutError:
                     if not _tab_connected(token):
                         break
                     continue
+                # The first change after a quiet spell shows at once; a burst is folded into one
+                # refresh per MIN_REFRESH_INTERVAL_S.
+                wait = last_refresh + MIN_REFRESH_INTERVAL_S - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 relevant = wants(event)
-                await asyncio.sleep(MIN_REFRESH_INTERVAL_S)  # coalesce a burst into one refresh
                 while not queue.empty():
                     relevant = wants(queue.get_nowait()) or relevant
-                if relevant and _generations.get(key) == generation:
+                if relevant and _generations.get(token) == generation:
                     await _refresh_or_log(refresh)
+                    last_refresh = loop.time()
         finally:
-            if _generations.get(key) == generation:
-                _generations.pop(key, None)
+            if _generations.get(token) == generation:
+                _generations.pop(token, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import Iterator
@@ -17,7 +18,15 @@ from typing import Any
 from remediation_app.settings import get_settings
 
 log = logging.getLogger(__name__)
-CHANNEL = "remediation:events"
+CHANNEL_PREFIX = "remediation:events:"
+
+
+def channel() -> str:
+    """One channel per database: deployments (or test runs) sharing a Redis do not hear each other."""
+    digest = hashlib.sha256(get_settings().database_url.encode()).hexdigest()[:16]
+    return CHANNEL_PREFIX + digest
+
+
 QUEUE_SIZE = 256
 
 
@@ -51,7 +60,7 @@ class EventBus:
         event = {"topic": topic, **data}
         if self._redis is not None and self._listening.is_set():
             try:
-                await self._redis.publish(CHANNEL, json.dumps(event))
+                await self._redis.publish(channel(), json.dumps(event))
                 return
             except Exception:
                 log.warning("event bus: Redis publish failed; delivering in this process only", exc_info=True)
@@ -70,7 +79,7 @@ class EventBus:
             while True:
                 try:
                     pubsub = self._redis.pubsub()
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(channel())
                     self._listening.set()
                     backoff = 0.5
                     async for message in pubsub.listen():

@@ -10,6 +10,7 @@ enabled match wins; no match means `manual`.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -160,18 +161,29 @@ def _why(rule: CompiledRule, reasons: list[str]) -> str:
     return f"rule {rule.name!r} (priority {rule.priority}): " + "; ".join(reasons)
 
 
-# Per database: (version, compiled rules).
-_cache: dict[str, tuple[int, RuleSet]] = {}
+# Per database: (version, compiled rules, when the version was last read).
+_cache: dict[str, tuple[int, RuleSet, float]] = {}
+# How long a process trusts its compiled rules before reading the version row again: a change made
+# by another process applies within this time; one made by this process applies at once.
+VERSION_CHECK_S = 1.0
+
+
+def _cache_key(session: AsyncSession) -> str:
+    return str(session.get_bind().engine.url)
 
 
 async def current_rule_set(session: AsyncSession) -> RuleSet:
     """The compiled rule set; recompiled only when the stored version moved (any process may edit)."""
-    key = str(session.get_bind().engine.url)
-    version = (await session.exec(select(RuleSetVersion.version).where(RuleSetVersion.id == 1))).first() or 0
+    key = _cache_key(session)
     cached = _cache.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[2] < VERSION_CHECK_S:
+        return cached[1]
+    version = (await session.exec(select(RuleSetVersion.version).where(RuleSetVersion.id == 1))).first() or 0
     if cached is None or cached[0] != version:
         rules = list((await session.exec(select(Rule))).all())
-        cached = _cache[key] = (version, RuleSet(rules))
+        cached = (version, RuleSet(rules), now)
+    _cache[key] = (cached[0], cached[1], now)
     return cached[1]
 
 
@@ -213,6 +225,7 @@ async def bump_version(session: AsyncSession) -> None:
     )
     if not bumped.rowcount:
         session.add(RuleSetVersion(id=1, version=1))
+    _cache.pop(_cache_key(session), None)  # this process re-reads the version on its next use
 
 
 async def save_rule(session: AsyncSession, rule: Rule) -> Rule:
