@@ -75,7 +75,9 @@ def measure(app: AppServer, count: int) -> tuple[list[float], list[float]]:
     ):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            context = browser.new_context()
+            app.login(context)
+            page = context.new_page()
             page.goto(app.url + "/")
             page.wait_for_function(
                 "document.querySelector('#live-flag')?.textContent.trim() === 'live'", timeout=60_000

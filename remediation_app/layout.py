@@ -1,8 +1,24 @@
-"""The page frame: navigation bar and content column."""
+"""The page frame: navigation bar (with the logged-in user) and content column."""
 
 import reflex as rx
 
+from remediation_app.components.native_form import native_form
+from remediation_app.state import AuthState
 from remediation_app.styles import PAGE_MAX_WIDTH
+
+
+def _user_menu() -> rx.Component:
+    return rx.hstack(
+        rx.text(AuthState.username, " (", AuthState.role, ")", size="2", id="current-user"),
+        native_form(
+            rx.button("Log out", type="submit", variant="soft", size="1", id="logout"),
+            action="/api/auth/logout",
+            method="post",
+            id="logout-form",
+        ),
+        align="center",
+        spacing="3",
+    )
 
 
 def layout(*children: rx.Component, title: str) -> rx.Component:
@@ -11,7 +27,15 @@ def layout(*children: rx.Component, title: str) -> rx.Component:
             rx.link(rx.heading("Remediation Engine", size="5"), href="/", underline="none"),
             rx.spacer(),
             rx.link("Alerts", href="/"),
+            rx.cond(
+                AuthState.is_admin,
+                rx.fragment(
+                    rx.link("Users", href="/admin/users", id="nav-users"),
+                    rx.link("Audit log", href="/admin/audit", id="nav-audit"),
+                ),
+            ),
             rx.link("API docs", href="/docs", is_external=True),
+            rx.cond(AuthState.username != "", _user_menu()),
             align="center",
             spacing="5",
             padding="0.75em 1.5em",

@@ -170,3 +170,35 @@ class User(SQLModel, table=True):
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     last_login_at: datetime | None = _ts(nullable=True)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Recent login attempts, for throttling by account and by address (pruned after the window)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        sa.Index("ix_login_attempts_username_at", "username", "at"),
+        sa.Index("ix_login_attempts_address_at", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts()
+    username: str = Field(max_length=150)
+    address: str = Field(max_length=64)
+    success: bool = False
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what, when, from where; details never hold a secret (redacted before storing)."""
+
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(index=True)
+    actor_id: int | None = None
+    actor: str = Field(default="", max_length=150, index=True)
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(default="", max_length=SHORT)
+    address: str = Field(default="", max_length=64)
+    success: bool = True
+    details: dict[str, Any] = _json()

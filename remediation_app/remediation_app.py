@@ -15,10 +15,12 @@ from remediation_app.db import TRANSIENT_DB_ERRORS, async_session, dispose_engin
 from remediation_app.logs import configure_logging
 from remediation_app.pages.alert import AlertPageState, alert_page
 from remediation_app.pages.dashboard import AlertsState, dashboard
+from remediation_app.pages.login import LoginState, login_page
 from remediation_app.services.events import bus
 from remediation_app.services.ingest import prune_notifications
 from remediation_app.services.users import ensure_first_admin
 from remediation_app.settings import get_settings
+from remediation_app.state import AuthState
 
 log = logging.getLogger("remediation_app")
 PRUNE_EVERY_S = 3600
@@ -72,6 +74,14 @@ async def lifespan() -> AsyncIterator[None]:
 
 
 app = rx.App(api_transformer=build_api)
-app.add_page(dashboard, route="/", title="Alerts · Remediation Engine", on_load=AlertsState.watch)
-app.add_page(alert_page, route="/alerts/[alert_id]", title="Alert · Remediation Engine", on_load=AlertPageState.watch)
+app.add_page(login_page, route="/login", title="Sign in · Remediation Engine", on_load=LoginState.read_query)
+app.add_page(
+    dashboard, route="/", title="Alerts · Remediation Engine", on_load=[AuthState.require_login, AlertsState.watch]
+)
+app.add_page(
+    alert_page,
+    route="/alerts/[alert_id]",
+    title="Alert · Remediation Engine",
+    on_load=[AuthState.require_login, AlertPageState.watch],
+)
 app.register_lifespan_task(lifespan)

@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     admin_username: str = "admin"
     admin_password: SecretStr | None = None
 
+    access_token_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    # Secure cookie flag: "auto" sets it when the request came over https (see TRUST_PROXY_HEADERS).
+    cookie_secure: Literal["auto", "true", "false"] = "auto"
+    # Behind a TLS-terminating proxy: take the client address and scheme from X-Forwarded-For/-Proto.
+    trust_proxy_headers: bool = False
+    login_window_minutes: int = Field(default=15, ge=1)
+    login_max_failures_per_user: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    # Password hashing (argon2, 19 MiB each) runs at most this many at once; more waiting get "busy".
+    login_hash_concurrency: int = Field(default=2, ge=1)
+    login_max_waiting: int = Field(default=16, ge=0)
+
     redis_url: str | None = None
     notification_retention_days: int = Field(default=30, ge=1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -149,13 +150,57 @@ def app_env(app_settings: str, monkeypatch: pytest.MonkeyPatch) -> Callable[...,
     return apply
 
 
+TEST_PASSWORD = "correct horse battery staple"
+
+
+@functools.cache
+def _test_password_hash() -> str:
+    from remediation_app.services.security import hash_password
+
+    return hash_password(TEST_PASSWORD)
+
+
+async def add_user(username: str, role: str = "user", *, active: bool = True) -> Any:
+    """A user with TEST_PASSWORD in the app's current database."""
+    from sqlmodel import select
+
+    from remediation_app.db import async_session
+    from remediation_app.models import User, utcnow
+
+    async with async_session() as session:
+        existing = (await session.exec(select(User).where(User.username == username))).first()
+        if existing is not None:  # a database shared by several tests
+            return existing
+        user = User(
+            username=username,
+            password_hash=_test_password_hash(),
+            role=role,
+            is_active=active,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        session.add(user)
+        await session.commit()
+        return user
+
+
+def bearer_for(user: Any) -> dict[str, str]:
+    from remediation_app.services.tokens import issue_token
+
+    return {"Authorization": f"Bearer {issue_token(user)[0]}"}
+
+
 @pytest.fixture
 async def client(app_settings: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The API in process (no Reflex), against the real test database."""
+    """The API in process (no Reflex), against the real test database, logged in as an admin
+    (a request's own Authorization header, like the webhook's, replaces that login)."""
     from remediation_app.api import build_api
 
+    admin = await add_user("test-admin", "admin")
     transport = httpx.ASGITransport(app=build_api())
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", timeout=60, headers=bearer_for(admin)
+    ) as http:
         yield http
     await dispose_engines()
 

@@ -8,12 +8,16 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from remediation_app.api import alerts, health, webhook
+from remediation_app.api import alerts, audit, auth, health, webhook
 from remediation_app.api.errors import database_unavailable, schema_not_migrated
+from remediation_app.api.headers import SecurityHeaders
 from remediation_app.db import TRANSIENT_DB_ERRORS
 from remediation_app.services.alertmanager import NotificationIn
 
-DESCRIPTION = "Alertmanager webhook, alert API and health endpoints of Remediation Engine."
+DESCRIPTION = (
+    "Alertmanager webhook, alert and audit API, login and health endpoints of Remediation Engine. "
+    "API clients get a bearer token from POST /api/auth/token."
+)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -25,10 +29,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         payload = NotificationIn.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
         components.setdefault("schemas", {}).update(payload.pop("$defs", {}))
         components["schemas"]["NotificationIn"] = payload
-        components["securitySchemes"] = {
-            "WebhookBearer": {"type": "http", "scheme": "bearer", "description": "WEBHOOK_TOKEN"},
-            "WebhookBasic": {"type": "http", "scheme": "basic", "description": "WEBHOOK_USERNAME/PASSWORD"},
-        }
+        components.setdefault("securitySchemes", {}).update(
+            {
+                "WebhookBearer": {"type": "http", "scheme": "bearer", "description": "WEBHOOK_TOKEN"},
+                "WebhookBasic": {"type": "http", "scheme": "basic", "description": "WEBHOOK_USERNAME/PASSWORD"},
+            }
+        )
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -36,12 +42,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 def build_api(reflex_asgi: ASGIApp | None = None) -> FastAPI:
     """A fresh app per call: Reflex may build its ASGI app more than once in a process."""
     app = FastAPI(title="Remediation Engine", version="0.1.0", docs_url="/docs", redoc_url=None)
-    for router in (webhook.router, alerts.router, health.router):
+    for router in (webhook.router, auth.router, alerts.router, audit.router, health.router):
         app.include_router(router)
     for exc_type in TRANSIENT_DB_ERRORS:
         app.add_exception_handler(exc_type, database_unavailable)
     app.add_exception_handler(sa.exc.ProgrammingError, schema_not_migrated)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(SecurityHeaders)
     if reflex_asgi is not None:
         app.mount("", reflex_asgi)
     return app

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
+from remediation_app.api.deps import current_user
 from remediation_app.db import async_session
 from remediation_app.models import RuleAction
 from remediation_app.services.alerts import (
@@ -18,7 +19,7 @@ from remediation_app.services.alerts import (
     list_alerts,
 )
 
-router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/alerts", tags=["alerts"], dependencies=[Depends(current_user)])
 # Ids are INTEGER columns: a larger value cannot be an id, and PostgreSQL refuses it as a parameter.
 MAX_ID = 2**31 - 1
 

@@ -10,7 +10,8 @@ from remediation_app.components.badges import action_badge, severity_badge, stat
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.layout import layout
 from remediation_app.services.alerts import alert_detail, alert_timeline, get_alert
-from remediation_app.state import follow_events
+from remediation_app.services.auth import Forbidden
+from remediation_app.state import follow_events, user_from_cookies
 
 RUNBOOK_KEYS = ("runbook_url", "runbook")
 MAX_ALERT_ID = 2**31 - 1  # alerts.id is an INTEGER column: PostgreSQL refuses a larger parameter
@@ -50,8 +51,15 @@ class AlertPageState(rx.State):
             self.runbook_url = self.generator_url = self.error = ""
 
     async def _refresh(self) -> None:
+        """Raises Forbidden (after forgetting the alert) when the tab's login is gone or revoked."""
         async with self:
-            alert_id = self._alert_id()
+            alert_id, cookies = self._alert_id(), self.router.headers.cookie
+        try:
+            await user_from_cookies(cookies)
+        except Forbidden:
+            async with self:
+                self._forget_other_alert(-1)
+            raise
         data: dict[str, Any] | None = None
         timeline: list[dict[str, Any]] = []
         try:

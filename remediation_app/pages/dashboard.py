@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import reflex as rx
 
 from remediation_app.components.badges import action_badge, severity_badge, status_badge
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.layout import layout
 from remediation_app.services.alerts import AlertFilter, alert_summary, list_alerts
-from remediation_app.state import follow_events
+from remediation_app.services.auth import Forbidden
+from remediation_app.state import follow_events, user_from_cookies
 
 PAGE_SIZE = 50
 ANY = "any"  # Radix selects cannot hold an empty value
@@ -60,8 +63,15 @@ class AlertsState(rx.State):
                 self.rows, self.total, self.error = rows, total, error
 
     async def _refresh(self) -> None:
+        """Raises Forbidden (after clearing the rows) when the tab's login is gone or revoked."""
         async with self:
-            flt, page = self._filter(), self.page
+            flt, page, cookies = self._filter(), self.page, self.router.headers.cookie
+        try:
+            await user_from_cookies(cookies)
+        except Forbidden:
+            async with self:
+                self.rows, self.total = [], 0
+            raise
         await self._load(flt, page)
 
     @rx.event(background=True)
@@ -76,7 +86,8 @@ class AlertsState(rx.State):
 
     @rx.event(background=True)
     async def reload(self):
-        await self._refresh()
+        with contextlib.suppress(Forbidden):
+            await self._refresh()
 
     @rx.event
     def set_status(self, value: str):

@@ -1,16 +1,20 @@
-"""Users (the table and the first admin; logins come with the auth issue)."""
+"""Users: the first admin, and the admin's changes (each audited; role, activity and password
+changes revoke the user's existing tokens)."""
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import sys
 
 import sqlalchemy as sa
-from sqlmodel import func, select
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.db import async_session
 from remediation_app.models import Role, User, utcnow
+from remediation_app.services import audit
 from remediation_app.services.security import hash_password
 from remediation_app.settings import get_settings
 
@@ -52,3 +56,120 @@ async def ensure_first_admin() -> bool:
             flush=True,
         )
     return True
+
+
+class UserError(ValueError):
+    """A user change that cannot be made; the message says why."""
+
+
+USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,149}")
+MIN_PASSWORD = 12
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"the password needs at least {MIN_PASSWORD} characters")
+    if len(password) > 1024:
+        raise UserError("the password is longer than 1024 characters")
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list((await session.exec(select(User).order_by(col(User.username)))).all())
+
+
+async def create_user(
+    session: AsyncSession, *, actor: User, username: str, password: str, role: str, address: str = ""
+) -> User:
+    username = username.strip()
+    if not USERNAME_RE.fullmatch(username):
+        raise UserError("a username is 1-150 letters, digits and . _ @ - (starting with a letter or digit)")
+    if role not in {r.value for r in Role}:
+        raise UserError(f"unknown role {role!r}")
+    _check_password(password)
+    if (await session.exec(select(User).where(col(User.username) == username))).first() is not None:
+        raise UserError(f"user {username!r} already exists")
+    now = utcnow()
+    user = User(username=username, password_hash=hash_password(password), role=role, created_at=now, updated_at=now)
+    session.add(user)
+    audit.record(session, action="user.create", actor=actor, target=username, address=address, details={"role": role})
+    await session.flush()
+    return user
+
+
+async def _target(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise UserError("no such user")
+    return user
+
+
+async def _other_active_admins(session: AsyncSession, user_id: int) -> int:
+    query = (
+        select(func.count())
+        .select_from(User)
+        .where(col(User.role) == Role.ADMIN.value, col(User.is_active).is_(True), col(User.id) != user_id)
+    )
+    return int((await session.exec(query)).one())
+
+
+async def set_role(session: AsyncSession, *, actor: User, user_id: int, role: str, address: str = "") -> User:
+    if role not in {r.value for r in Role}:
+        raise UserError(f"unknown role {role!r}")
+    user = await _target(session, user_id)
+    if user.role == Role.ADMIN and role != Role.ADMIN and not await _other_active_admins(session, user_id):
+        raise UserError("the last active admin cannot lose the admin role")
+    before = user.role
+    user.role, user.token_version, user.updated_at = role, user.token_version + 1, utcnow()
+    session.add(user)
+    audit.record(
+        session,
+        action="user.role",
+        actor=actor,
+        target=user.username,
+        address=address,
+        details={"from": before, "to": role},
+    )
+    return user
+
+
+async def set_active(session: AsyncSession, *, actor: User, user_id: int, active: bool, address: str = "") -> User:
+    user = await _target(session, user_id)
+    if not active and user.role == Role.ADMIN and not await _other_active_admins(session, user_id):
+        raise UserError("the last active admin cannot be deactivated")
+    user.is_active, user.token_version, user.updated_at = active, user.token_version + 1, utcnow()
+    session.add(user)
+    audit.record(
+        session,
+        action="user.activate" if active else "user.deactivate",
+        actor=actor,
+        target=user.username,
+        address=address,
+    )
+    return user
+
+
+async def reset_password(session: AsyncSession, *, actor: User, user_id: int, password: str, address: str = "") -> User:
+    _check_password(password)
+    user = await _target(session, user_id)
+    user.password_hash, user.token_version, user.updated_at = hash_password(password), user.token_version + 1, utcnow()
+    session.add(user)
+    audit.record(
+        session,
+        action="user.password",
+        actor=actor,
+        target=user.username,
+        address=address,
+        details={"password": password},
+    )
+    return user
+
+
+def user_public(user: User) -> dict[str, object]:
+    """What a page or API answer may show of a user (never the hash or token version)."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "is_active": user.is_active,
+        "last_login_at": user.last_login_at.isoformat() if user.last_login_at else "",
+    }

@@ -42,7 +42,7 @@ def assert_not_executed(page: Page) -> None:
 
 def test_hostile_alert_text_is_shown_as_text(app, new_tab):
     name = unique("Hostile")
-    page = new_tab().open_dashboard(app.url)
+    page = new_tab().open_dashboard(app)
     post_alerts(
         app,
         notification(
@@ -84,7 +84,7 @@ def test_hostile_alert_text_is_shown_as_text(app, new_tab):
 def test_https_runbook_is_a_link(app, new_tab):
     name = unique("Runbook")
     post_alerts(app, notification(am_alert(name, annotations={"runbook_url": HTTPS_URL})))
-    page = new_tab().open_dashboard(app.url)
+    page = new_tab().open_dashboard(app)
     search(page, name)
     open_from_dashboard(page, name)
     link = page.locator("#runbook-link")
@@ -98,7 +98,7 @@ def test_resolved_notification_updates_the_open_alert_page(app, new_tab):
     alert = am_alert(name, severity="warning", starts_at="2026-01-01T00:00:00Z")
     post_alerts(app, notification(alert))
     tab = new_tab()
-    page = tab.open_dashboard(app.url)
+    page = tab.open_dashboard(app)
     search(page, name)
     alert_id = open_from_dashboard(page, name)
     status = page.locator("#alert-status")
@@ -128,7 +128,7 @@ def test_unknown_alert_ids_show_not_found(server, request, new_tab):
     alert = am_alert(name, starts_at="2026-01-01T00:00:00Z")
     post_alerts(app, notification(alert))
     tab = new_tab()
-    page = tab.open_dashboard(app.url)
+    page = tab.open_dashboard(app)
     search(page, name)
     known = f"{app.url}/alerts/{open_from_dashboard(page, name)}"
     for bad in ("99999999999", "%C2%B2", "0", "abc"):

@@ -29,7 +29,7 @@ def test_filters_narrow_the_list(app, new_tab):
     tag = unique("Flt")
     host = f"{tag}-host:9100"
     crit, warn, gone = f"{tag}Crit", f"{tag}Warn", f"{tag}Gone"
-    page = new_tab().open_dashboard(app.url)
+    page = new_tab().open_dashboard(app)
     post_alerts(
         app,
         notification(
@@ -72,7 +72,7 @@ def test_filters_narrow_the_list(app, new_tab):
 
 def test_pushed_alerts_respect_the_filters(app, new_tab):
     tag = unique("FltPush")
-    page = new_tab().open_dashboard(app.url)
+    page = new_tab().open_dashboard(app)
     search(page, tag)
     choose(page, "filter-severity", "critical")
     expect(page.locator("#showing")).to_have_text("No alerts match.")

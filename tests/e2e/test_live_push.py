@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 def test_new_alert_appears_without_reload(app, new_tab):
     tab = new_tab()
-    page = tab.open_dashboard(app.url)
+    page = tab.open_dashboard(app)
     tab.mark()
     name = unique("LivePush")
     expect(alert_row(page, name)).to_have_count(0)
@@ -34,7 +34,7 @@ def test_new_alert_appears_without_reload(app, new_tab):
 
 def test_two_tabs_both_get_the_new_alert(app, new_tab):
     tabs = [new_tab(), new_tab()]
-    pages = [tab.open_dashboard(app.url) for tab in tabs]
+    pages = [tab.open_dashboard(app) for tab in tabs]
     for tab in tabs:
         tab.mark()
     name = unique("TwoTabs")

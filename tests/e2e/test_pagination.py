@@ -33,7 +33,7 @@ def test_pager_walks_through_more_than_one_page(app, new_tab):
     post_alerts(app, notification(*(am_alert(n) for n in names_a + names_b)))
 
     tab = new_tab()
-    page = tab.open_dashboard(app.url)
+    page = tab.open_dashboard(app)
     search(page, f"{tag}A")
     expect_page(page, 1, 2, "1-50 of 75", PAGE_SIZE)
     expect(page.locator("#prev-page")).to_be_disabled()

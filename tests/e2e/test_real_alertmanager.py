@@ -144,7 +144,7 @@ def am_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         cleanup.callback(prometheus.stop)
         prometheus.start()
-        http = cleanup.enter_context(httpx.Client(base_url=app.url, timeout=5))
+        http = cleanup.enter_context(httpx.Client(base_url=app.url, timeout=5, headers=app.bearer()))
         yield Stack(app, alertmanager, prometheus, http)
 
 

@@ -41,7 +41,7 @@ def post_on_new_connection(app: AppServer, payload: dict) -> int:
 
 def test_every_tab_gets_every_alert_whichever_worker_took_it(scaled_app, new_tab):
     tabs = [new_tab(), new_tab()]
-    pages = [tab.open_dashboard(scaled_app.url) for tab in tabs]
+    pages = [tab.open_dashboard(scaled_app) for tab in tabs]
     for tab in tabs:
         tab.mark()
     # Reflex keeps each tab's state in Redis (its Redis state manager), not in one worker's memory.

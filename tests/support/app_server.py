@@ -18,6 +18,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -26,6 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
 TOOLS_BIN = ROOT / ".tools" / "node_modules" / ".bin"
 HOST = "127.0.0.1"
+
+
+# The first admin of every test server (created at its first start).
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "e2e-admin-password"
 
 
 def free_port() -> int:
@@ -75,9 +81,35 @@ class AppServer:
             REFLEX_WEB_WORKDIR=str(self.web_dir),
             REFLEX_STATES_WORKDIR=str(states_dir),
             LOG_LEVEL="INFO",
+            ADMIN_USERNAME=ADMIN_USERNAME,
+            ADMIN_PASSWORD=ADMIN_PASSWORD,
             **(env or {}),
         )
         self.proc: subprocess.Popen[bytes] | None = None
+        self._bearer: dict[str, str] | None = None
+
+    def bearer(self) -> dict[str, str]:
+        """An Authorization header for the API, logged in as the first admin."""
+        if self._bearer is None:
+            response = httpx.post(
+                f"{self.url}/api/auth/token",
+                data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD},
+                timeout=30,
+            )
+            response.raise_for_status()
+            self._bearer = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        return self._bearer
+
+    def login(self, context: Any, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD) -> None:
+        """Log a Playwright browser context in through the login form's endpoint (sets the cookie)."""
+        response = context.request.post(
+            f"{self.url}/api/auth/login",
+            form={"username": username, "password": password, "next": "/"},
+            headers={"Origin": self.url},
+            max_redirects=0,
+        )
+        assert response.status == 303, response.status
+        assert "error=" not in response.headers.get("location", ""), response.headers.get("location")
 
     def start(self, timeout: float = 240) -> AppServer:
         subprocess.run(

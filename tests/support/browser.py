@@ -36,6 +36,7 @@ class Tab:
         self.context = browser.new_context()
         self.page = self.context.new_page()
         self.errors: list[str] = []
+        self.logged_in = False
         self.max_rows_pushed = 0
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         self.page.on("websocket", self._watch_socket)
@@ -52,9 +53,12 @@ class Tab:
             for size in _row_list_sizes(message):
                 self.max_rows_pushed = max(self.max_rows_pushed, size)
 
-    def open_dashboard(self, base_url: str) -> Page:
-        """Open the dashboard and wait until its live watcher runs."""
-        self.page.goto(base_url + "/")
+    def open_dashboard(self, server: Any) -> Page:
+        """Log in (once per tab), open the dashboard and wait until its live watcher runs."""
+        if not self.logged_in:
+            server.login(self.context)
+            self.logged_in = True
+        self.page.goto(server.url + "/")
         expect(self.page.locator("#live-flag")).to_have_text("live", timeout=LOAD_TIMEOUT_MS)
         return self.page
 

@@ -1,0 +1,162 @@
+"""Logins: password check with throttling, bounded hashing, tokens and their revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from sqlmodel import col, delete, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from remediation_app.db import async_session
+from remediation_app.models import LoginAttempt, Role, User, utcnow
+from remediation_app.services import audit
+from remediation_app.services.security import hash_password, pwd_context, verify_password
+from remediation_app.services.tokens import Claims, TokenError, decode_token, issue_token
+from remediation_app.settings import get_settings
+
+T = TypeVar("T")
+# The browser's session: an HttpOnly, SameSite=Strict cookie holding the JWT.
+SESSION_COOKIE = "re_session"
+MAX_USERNAME = 150
+MAX_PASSWORD = 1024
+
+
+class LoginError(Exception):
+    """Base of the reasons a login is refused; `public` is what the user is told."""
+
+    public = "invalid username or password"
+
+
+class LoginInvalid(LoginError):
+    """Unknown user, wrong password or deactivated account: one answer for all three."""
+
+
+class LoginThrottled(LoginError):
+    public = "too many failed attempts; try again later"
+
+
+class LoginBusy(LoginError):
+    public = "the server is busy; try again in a moment"
+
+
+class Forbidden(Exception):
+    """The user is logged in but their role does not allow this."""
+
+
+class _HashingGate:
+    """Argon2 takes 19 MiB and tens of milliseconds: a few at a time, in threads, with a bounded queue."""
+
+    def __init__(self) -> None:
+        self._semaphores: dict[int, asyncio.Semaphore] = {}
+        self.waiting = 0
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop_id = id(asyncio.get_running_loop())
+        if loop_id not in self._semaphores:
+            self._semaphores = {loop_id: asyncio.Semaphore(get_settings().login_hash_concurrency)}
+        return self._semaphores[loop_id]
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        if self.waiting >= get_settings().login_max_waiting + get_settings().login_hash_concurrency:
+            raise LoginBusy
+        self.waiting += 1
+        try:
+            async with self._semaphore():
+                return await asyncio.to_thread(fn, *args)
+        finally:
+            self.waiting -= 1
+
+
+hashing = _HashingGate()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the user does not exist, so that both cases cost the same."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+async def _recent_failures(session: AsyncSession, *, username: str, address: str) -> tuple[int, int]:
+    since = utcnow() - timedelta(minutes=get_settings().login_window_minutes)
+    failed = [col(LoginAttempt.success).is_(False), col(LoginAttempt.at) >= since]
+    by_user = select(func.count()).select_from(LoginAttempt).where(col(LoginAttempt.username) == username, *failed)
+    by_address = select(func.count()).select_from(LoginAttempt).where(col(LoginAttempt.address) == address, *failed)
+    return (await session.exec(by_user)).one(), (await session.exec(by_address)).one()
+
+
+async def login(*, username: str, password: str, address: str) -> User:
+    """The user, or LoginInvalid / LoginThrottled / LoginBusy. Every attempt is recorded and audited."""
+    settings = get_settings()
+    username = username.strip()[:MAX_USERNAME]
+    address = address[:64]
+    async with async_session() as session:
+        by_user, by_address = await _recent_failures(session, username=username, address=address)
+        if by_user >= settings.login_max_failures_per_user or by_address >= settings.login_max_failures_per_address:
+            audit.record(session, action="login.throttled", actor=username, address=address, success=False)
+            await session.commit()
+            raise LoginThrottled
+        user = (await session.exec(select(User).where(col(User.username) == username))).first()
+        stored = user.password_hash if user is not None else _dummy_hash()
+        ok = len(password) <= MAX_PASSWORD and await hashing.run(verify_password, password, stored)
+        ok = ok and user is not None and user.is_active
+        session.add(LoginAttempt(at=utcnow(), username=username, address=address, success=ok))
+        if not ok or user is None:
+            audit.record(session, action="login.failure", actor=username, address=address, success=False)
+            await session.commit()
+            raise LoginInvalid
+        if pwd_context.needs_update(user.password_hash):
+            user.password_hash = await hashing.run(hash_password, password)
+        user.last_login_at = utcnow()
+        session.add(user)
+        audit.record(session, action="login.success", actor=user, address=address)
+        await session.commit()
+        return user
+
+
+def new_token(user: User) -> tuple[str, Claims]:
+    return issue_token(user)
+
+
+async def user_for_token(token: str | None) -> User | None:
+    """The active user a token belongs to, or None (bad, expired or revoked token)."""
+    if not token:
+        return None
+    try:
+        claims = decode_token(token)
+    except TokenError:
+        return None
+    async with async_session() as session:
+        user = await session.get(User, claims.user_id)
+    if user is None or not user.is_active or user.token_version != claims.token_version:
+        return None
+    return user
+
+
+def require_role(user: User | None, role: Role = Role.USER) -> User:
+    """Raise Forbidden unless the user exists and has the role (admins may do what users may)."""
+    if user is None:
+        raise Forbidden("login required")
+    if role == Role.ADMIN and user.role != Role.ADMIN:
+        raise Forbidden("admin role required")
+    return user
+
+
+async def logout(user: User, *, address: str) -> None:
+    """Revoke every token of this user at once."""
+    async with async_session() as session:
+        fresh = await session.get(User, user.id)
+        if fresh is not None:
+            fresh.token_version += 1
+            session.add(fresh)
+            audit.record(session, action="logout", actor=fresh, address=address)
+            await session.commit()
+
+
+async def prune_login_attempts(session: AsyncSession) -> None:
+    since = utcnow() - timedelta(minutes=get_settings().login_window_minutes)
+    await session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < since))
