@@ -1,4 +1,8 @@
-"""The page frame: navigation bar (with the logged-in user) and content column."""
+"""The page frame: navigation bar (with the logged-in user) and content column.
+
+Admin links are shown to admins only; that is a convenience: every admin handler checks the role
+on the server.
+"""
 
 import reflex as rx
 
@@ -32,6 +36,7 @@ def layout(*children: rx.Component, title: str) -> rx.Component:
                 rx.fragment(
                     rx.link("Users", href="/admin/users", id="nav-users"),
                     rx.link("Audit log", href="/admin/audit", id="nav-audit"),
+                    rx.link("Settings", href="/admin/settings", id="nav-settings"),
                 ),
             ),
             rx.link("API docs", href="/docs", is_external=True),
@@ -43,6 +48,12 @@ def layout(*children: rx.Component, title: str) -> rx.Component:
         ),
         rx.box(
             rx.heading(title, size="6", margin_bottom="0.75em"),
+            rx.cond(
+                AuthState.denied,
+                rx.callout(
+                    "That page is for admins only.", color_scheme="orange", id="denied-notice", margin_bottom="1em"
+                ),
+            ),
             *children,
             padding="1.25em 1.5em",
             max_width=PAGE_MAX_WIDTH,

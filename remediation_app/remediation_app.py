@@ -13,9 +13,13 @@ import reflex as rx
 from remediation_app.api import build_api
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session, dispose_engines
 from remediation_app.logs import configure_logging
+from remediation_app.pages.admin_audit import AdminAuditState, admin_audit_page
+from remediation_app.pages.admin_settings import AdminSettingsState, admin_settings_page
+from remediation_app.pages.admin_users import AdminUsersState, admin_users_page
 from remediation_app.pages.alert import AlertPageState, alert_page
 from remediation_app.pages.dashboard import AlertsState, dashboard
 from remediation_app.pages.login import LoginState, login_page
+from remediation_app.services.auth import prune_login_attempts
 from remediation_app.services.events import bus
 from remediation_app.services.ingest import prune_notifications
 from remediation_app.services.users import ensure_first_admin
@@ -33,8 +37,9 @@ def _warn_about_configuration() -> None:
             log.warning("WEBHOOK_ALLOW_UNAUTHENTICATED=true: anyone who can reach /webhook/alerts can post alerts")
         else:
             log.warning(
-                "no webhook credential configured: /webhook/alerts refuses every request. "
-                "Set WEBHOOK_TOKEN (bearer) or WEBHOOK_USERNAME and WEBHOOK_PASSWORD (basic auth)."
+                "no webhook credential in the environment: /webhook/alerts refuses every request unless an "
+                "admin sets a webhook token on the Settings page. Set WEBHOOK_TOKEN (bearer) or "
+                "WEBHOOK_USERNAME and WEBHOOK_PASSWORD (basic auth)."
             )
 
 
@@ -44,11 +49,12 @@ async def _prune_forever() -> None:
         try:
             async with async_session() as session:
                 removed = await prune_notifications(session, timedelta(days=days))
+                await prune_login_attempts(session)
                 await session.commit()
             if removed:
                 log.info("pruned old notifications", extra={"removed": removed})
         except TRANSIENT_DB_ERRORS:
-            log.warning("notification pruning skipped: database unavailable")
+            log.warning("pruning skipped: database unavailable")
         await asyncio.sleep(PRUNE_EVERY_S)
 
 
@@ -83,5 +89,24 @@ app.add_page(
     route="/alerts/[alert_id]",
     title="Alert · Remediation Engine",
     on_load=[AuthState.require_login, AlertPageState.watch],
+)
+# Admin pages: require_admin only redirects; every handler (load included) checks the admin itself.
+app.add_page(
+    admin_users_page,
+    route="/admin/users",
+    title="Users · Remediation Engine",
+    on_load=[AuthState.require_admin, AdminUsersState.load],
+)
+app.add_page(
+    admin_audit_page,
+    route="/admin/audit",
+    title="Audit log · Remediation Engine",
+    on_load=[AuthState.require_admin, AdminAuditState.load],
+)
+app.add_page(
+    admin_settings_page,
+    route="/admin/settings",
+    title="Settings · Remediation Engine",
+    on_load=[AuthState.require_admin, AdminSettingsState.load],
 )
 app.register_lifespan_task(lifespan)

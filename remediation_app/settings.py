@@ -83,6 +83,11 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {v!r}")
         return v
 
+    @field_validator("cookie_secure", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
+
     @field_validator("redis_url", "webhook_username", mode="before")
     @classmethod
     def _empty_is_none(cls, v: object) -> object:

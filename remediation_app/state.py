@@ -1,7 +1,9 @@
 """Shared state helpers; never imports pages.
 
 Live pages follow the event bus with one background task per tab: `follow_events` calls the
-page's refresh now and after every change event, until the tab closes or reloads the page.
+page's refresh now and after every change event, until the tab closes or reloads the page. It also
+checks the tab's login every few seconds and whenever a user changes (USERS_TOPIC): a tab whose
+login is gone (logout, deactivation, role change, expiry) is sent to the login page.
 """
 
 from __future__ import annotations
@@ -14,16 +16,22 @@ from typing import Any
 from urllib.parse import quote
 
 import reflex as rx
+from reflex.event import Event, EventSpec
 
+from remediation_app.db import TRANSIENT_DB_ERRORS
 from remediation_app.models import Role, User
 from remediation_app.services.auth import SESSION_COOKIE, Forbidden, require_role, user_for_token
 from remediation_app.services.events import bus
+from remediation_app.services.security import forwarded_client
+from remediation_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 # Per tab: opening or reloading a page starts a new generation and the older loop ends.
 _generations: dict[str, int] = {}
 LIVENESS_CHECK_S = 5.0
 MIN_REFRESH_INTERVAL_S = 0.2
+# Published (after commit) when a user's role, activity or password changes: live tabs re-check their login.
+USERS_TOPIC = "users"
 
 
 def _cookie(header: str, name: str) -> str | None:
@@ -51,11 +59,51 @@ async def session_user(state: rx.State, role: Role = Role.USER) -> User:
     return await user_from_cookies(state.router.headers.cookie, role)
 
 
+def login_redirect(path: str) -> EventSpec:
+    return rx.redirect(f"/login?next={quote(path or '/', safe='/')}")
+
+
+async def refusal(state: rx.State) -> EventSpec:
+    """Where a refused tab goes: the dashboard (with a notice) if it is logged in but lacks the
+    role, else the login page (coming back here afterwards)."""
+    known = await user_for_token(_cookie(state.router.headers.cookie, SESSION_COOKIE))
+    if known is not None:
+        return rx.redirect("/?denied=1")
+    return login_redirect(state.router.url.path)
+
+
+async def admin_or_refusal(state: rx.State) -> User | EventSpec:
+    """The admin behind this tab (checked on the server now), or the redirect that refuses the tab.
+
+    For ordinary (locked) handlers: the caller forgets what it showed before returning the redirect.
+    """
+    try:
+        return await session_user(state, Role.ADMIN)
+    except Forbidden:
+        return await refusal(state)
+
+
+def client_address(state: rx.State) -> str:
+    """The address of the browser behind this tab, for the audit log.
+
+    X-Forwarded-For (of the socket's handshake) only with TRUST_PROXY_HEADERS=true; otherwise the
+    socket's peer address as Reflex recorded it when the socket connected.
+    """
+    router = state.router
+    if get_settings().trust_proxy_headers:
+        forwarded = forwarded_client(router.headers.raw_headers.get("x-forwarded-for", ""))
+        if forwarded:
+            return forwarded
+    return (router.session.client_ip or "")[:64]
+
+
 class AuthState(rx.State):
     """Who is logged in, for the navigation bar; the checks themselves happen in each handler."""
 
     username: str = ""
     role: str = ""
+    # The last page refused this tab for its role (shown once on the dashboard).
+    denied: bool = False
 
     @rx.var
     def is_admin(self) -> bool:
@@ -67,10 +115,12 @@ class AuthState(rx.State):
         except Forbidden:
             known = await user_for_token(_cookie(self.router.headers.cookie, SESSION_COOKIE))
             self.username, self.role = (known.username, known.role) if known else ("", "")
+            self.denied = False
             if known is not None:
                 return rx.redirect("/?denied=1")
-            return rx.redirect(f"/login?next={quote(self.router.url.path or '/', safe='/')}")
+            return login_redirect(self.router.url.path)
         self.username, self.role = user.username, user.role
+        self.denied = self.router.url.query_parameters.get("denied") == "1"
         return None
 
     @rx.event
@@ -99,14 +149,49 @@ async def _refresh_or_log(refresh: Callable[[], Awaitable[None]]) -> None:
         log.exception("live page refresh failed; the page keeps following changes")
 
 
+async def _check_login(state: rx.State) -> None:
+    """Raise Forbidden when the tab's login is gone (the cookie is read under the lock). With the
+    database unavailable the tab keeps its page: the next check decides."""
+    async with state:
+        cookies = state.router.headers.cookie
+    try:
+        await user_from_cookies(cookies)
+    except TRANSIENT_DB_ERRORS:
+        log.debug("login check skipped: database unavailable")
+
+
+async def end_session(state: rx.State) -> None:
+    """The tab's login is gone: forget who it was and send the tab to the login page.
+
+    Called from a background task (`state` is its proxy); outside an event (tests) only the
+    navigation bar is cleared.
+    """
+    from reflex_base.event.context import EventContext
+
+    async with state:
+        auth = await state.get_state(AuthState)
+        auth.username, auth.role = "", ""
+        path = state.router.url.path
+    try:
+        context = EventContext.get()
+    except LookupError:
+        return
+    await context.emit_event(*Event.from_event_type(login_redirect(path)))
+
+
 async def follow_events(
     state: rx.State,
     refresh: Callable[[], Awaitable[None]],
     wants: Callable[[dict[str, Any]], bool] = lambda _event: True,
 ) -> None:
+    """`refresh` must raise Forbidden when the tab's login is gone (after forgetting its data)."""
     token = state.router.session.client_token
     generation = _generations[token] = _generations.get(token, 0) + 1
     loop = asyncio.get_running_loop()
+
+    def relevant(event: dict[str, Any]) -> bool:
+        return event.get("topic") == USERS_TOPIC or wants(event)
+
     with bus.subscribe() as queue:
         try:
             await _refresh_or_log(refresh)
@@ -117,20 +202,24 @@ async def follow_events(
                 except TimeoutError:
                     if not _tab_connected(token):
                         break
+                    await _check_login(state)  # expiry, or a change whose announcement was missed
                     continue
                 # The first change after a quiet spell shows at once; a burst is folded into one
                 # refresh per MIN_REFRESH_INTERVAL_S.
                 wait = last_refresh + MIN_REFRESH_INTERVAL_S - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                relevant = wants(event)
+                wanted = relevant(event)
                 while not queue.empty():
-                    relevant = wants(queue.get_nowait()) or relevant
-                if relevant and _generations.get(token) == generation:
+                    wanted = relevant(queue.get_nowait()) or wanted
+                if wanted and _generations.get(token) == generation:
                     await _refresh_or_log(refresh)
                     last_refresh = loop.time()
         except Forbidden:
-            pass  # logged out or revoked: the page stops following
+            # Logged out or revoked: the page stops following and the tab goes to the login page
+            # (unless a newer load of this tab took over).
+            if _generations.get(token) == generation:
+                await end_session(state)
         finally:
             if _generations.get(token) == generation:
                 _generations.pop(token, None)

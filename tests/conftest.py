@@ -6,6 +6,7 @@ import functools
 import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         pool.give_back(name)
 
 
+# For behaviour above the database (cookies, headers, redirects): the database kind cannot change it,
+# so the test runs once, on SQLite, instead of once per kind.
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
 @pytest.fixture
 def db_kind(database_url: str) -> str:
     """ "sqlite" or "postgres": the kind of this test's database."""
@@ -128,6 +134,16 @@ def app_settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "WEBHOOK_ALLOW_UNAUTHENTICATED",
         "WEBHOOK_MAX_BODY_BYTES",
         "REDIS_URL",
+        "SECRET_KEY",
+        "ENCRYPTION_KEY",
+        "ACCESS_TOKEN_MINUTES",
+        "COOKIE_SECURE",
+        "TRUST_PROXY_HEADERS",
+        "LOGIN_WINDOW_MINUTES",
+        "LOGIN_MAX_FAILURES_PER_USER",
+        "LOGIN_MAX_FAILURES_PER_ADDRESS",
+        "LOGIN_HASH_CONCURRENCY",
+        "LOGIN_MAX_WAITING",
     ):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
@@ -191,18 +207,40 @@ def bearer_for(user: Any) -> dict[str, str]:
 
 
 @pytest.fixture
-async def client(app_settings: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The API in process (no Reflex), against the real test database, logged in as an admin
-    (a request's own Authorization header, like the webhook's, replaces that login)."""
+def api_app(app_settings: str) -> Any:
+    """The FastAPI app in process (no Reflex) that `client` and `anon` talk to."""
     from remediation_app.api import build_api
 
+    return build_api()
+
+
+@pytest.fixture
+async def client(api_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in process (no Reflex), against the real test database, logged in as an admin
+    (a request's own Authorization header, like the webhook's, replaces that login)."""
     admin = await add_user("test-admin", "admin")
-    transport = httpx.ASGITransport(app=build_api())
+    transport = httpx.ASGITransport(app=api_app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://testserver", timeout=60, headers=bearer_for(admin)
     ) as http:
         yield http
     await dispose_engines()
+
+
+@pytest.fixture
+async def anon(client: httpx.AsyncClient, api_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The same app as `client` (same database, the admin exists), without any login. It keeps no
+    cookies: a test that logs in through the browser form sends the session cookie itself."""
+    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api_app), base_url="http://testserver", timeout=60, cookies=no_cookies
+    ) as http:
+        yield http
+
+
+async def login_token(http: httpx.AsyncClient, username: str, password: str = TEST_PASSWORD) -> httpx.Response:
+    """POST /api/auth/token with a username and password (the OAuth2 password form)."""
+    return await http.post("/api/auth/token", data={"username": username, "password": password})
 
 
 @pytest.fixture

@@ -31,7 +31,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         components["schemas"]["NotificationIn"] = payload
         components.setdefault("securitySchemes", {}).update(
             {
-                "WebhookBearer": {"type": "http", "scheme": "bearer", "description": "WEBHOOK_TOKEN"},
+                "WebhookBearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "WEBHOOK_TOKEN, or the token an admin stored",
+                },
                 "WebhookBasic": {"type": "http", "scheme": "basic", "description": "WEBHOOK_USERNAME/PASSWORD"},
             }
         )

@@ -30,6 +30,8 @@ def safe_next(target: str | None) -> str:
     """Only a path on this site (no scheme, no host, no `//`, no backslash) is followed after login."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return "/"  # browsers drop tabs and newlines: "/\t/evil.example" would become "//evil.example"
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else "/"
 
@@ -81,16 +83,19 @@ async def browser_login(
     return response
 
 
-def set_session_cookie(response: Response, request: Request, value: str) -> None:
+def _secure(request: Request) -> bool:
     mode = get_settings().cookie_secure
-    secure = mode == "true" or (mode == "auto" and is_https(request))
+    return mode == "true" or (mode == "auto" and is_https(request))
+
+
+def set_session_cookie(response: Response, request: Request, value: str) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         value,
         max_age=get_settings().access_token_minutes * 60,
         path="/",
         httponly=True,
-        secure=secure,
+        secure=_secure(request),
         samesite="strict",
     )
 
@@ -105,7 +110,7 @@ async def logout(request: Request, user: CurrentUser) -> Response:
         if "text/html" in request.headers.get("accept", "")
         else JSONResponse({"status": "logged out"})
     )
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
     return response
 
 

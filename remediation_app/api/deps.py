@@ -9,6 +9,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from remediation_app.models import Role, User
 from remediation_app.services.auth import SESSION_COOKIE, user_for_token
+from remediation_app.services.security import forwarded_client
 from remediation_app.settings import get_settings
 
 # Declares the scheme in OpenAPI ("Authorize" in /docs); the token may also come from the cookie.
@@ -18,9 +19,9 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 def client_address(request: Request) -> str:
     """The caller's address; X-Forwarded-For is believed only with TRUST_PROXY_HEADERS=true."""
     if get_settings().trust_proxy_headers:
-        forwarded = request.headers.get("x-forwarded-for", "")
+        forwarded = forwarded_client(request.headers.get("x-forwarded-for", ""))
         if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
+            return forwarded
     return (request.client.host if request.client else "")[:64]
 
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from remediation_app.api.errors import error
 from remediation_app.services.alertmanager import NotificationIn
+from remediation_app.services.app_secrets import WEBHOOK_TOKEN, cached_secret
 from remediation_app.services.ingest import receive_notification
 from remediation_app.services.security import webhook_authorized
 from remediation_app.settings import get_settings
@@ -65,7 +66,11 @@ def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
 )
 async def alertmanager_webhook(request: Request) -> JSONResponse:
     settings = get_settings()
-    if not webhook_authorized(request.headers.get("authorization"), settings):
+    authorization = request.headers.get("authorization")
+    # The environment's credentials first (no database read); then the token an admin stored, as
+    # this process last read it (at most once a second).
+    env_ok = settings.webhook_auth_configured and webhook_authorized(authorization, settings)
+    if not env_ok and not webhook_authorized(authorization, settings, await cached_secret(WEBHOOK_TOKEN)):
         response = error(401, "missing or invalid webhook credentials")
         response.headers["WWW-Authenticate"] = 'Bearer realm="webhook", Basic realm="webhook"'
         return response

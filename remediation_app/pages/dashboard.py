@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import reflex as rx
 
 from remediation_app.components.badges import action_badge, severity_badge, status_badge
+from remediation_app.components.pager import pager
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.layout import layout
 from remediation_app.services.alerts import AlertFilter, alert_summary, list_alerts
 from remediation_app.services.auth import Forbidden
-from remediation_app.state import follow_events, user_from_cookies
+from remediation_app.state import end_session, follow_events, user_from_cookies
 
 PAGE_SIZE = 50
 ANY = "any"  # Radix selects cannot hold an empty value
@@ -86,8 +85,10 @@ class AlertsState(rx.State):
 
     @rx.event(background=True)
     async def reload(self):
-        with contextlib.suppress(Forbidden):
+        try:
             await self._refresh()
+        except Forbidden:
+            await end_session(self)
 
     @rx.event
     def set_status(self, value: str):
@@ -201,36 +202,11 @@ def alert_table() -> rx.Component:
     )
 
 
-def pager() -> rx.Component:
-    return rx.hstack(
-        rx.text(AlertsState.showing, id="showing", size="2"),
-        rx.spacer(),
-        rx.button(
-            "Previous",
-            on_click=AlertsState.previous_page,
-            disabled=AlertsState.page == 0,
-            variant="soft",
-            id="prev-page",
-        ),
-        rx.text(f"Page {AlertsState.page + 1} of {AlertsState.page_count}", size="2"),
-        rx.button(
-            "Next",
-            on_click=AlertsState.next_page,
-            disabled=AlertsState.page + 1 >= AlertsState.page_count,
-            variant="soft",
-            id="next-page",
-        ),
-        align="center",
-        width="100%",
-        margin_top="1em",
-    )
-
-
 def dashboard() -> rx.Component:
     return layout(
         filters(),
         rx.cond(AlertsState.error != "", rx.callout(AlertsState.error, color_scheme="red", margin_bottom="1em")),
         alert_table(),
-        pager(),
+        pager(AlertsState),
         title="Alerts",
     )

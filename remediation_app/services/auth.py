@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import secrets
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -52,14 +54,17 @@ class _HashingGate:
     """Argon2 takes 19 MiB and tens of milliseconds: a few at a time, in threads, with a bounded queue."""
 
     def __init__(self) -> None:
-        self._semaphores: dict[int, asyncio.Semaphore] = {}
+        # (event loop, concurrency limit, semaphore): a semaphore belongs to one loop, and a new loop
+        # may get the id() of a closed one, so the loop itself is compared.
+        self._current: tuple[asyncio.AbstractEventLoop, int, asyncio.Semaphore] | None = None
         self.waiting = 0
 
     def _semaphore(self) -> asyncio.Semaphore:
-        loop_id = id(asyncio.get_running_loop())
-        if loop_id not in self._semaphores:
-            self._semaphores = {loop_id: asyncio.Semaphore(get_settings().login_hash_concurrency)}
-        return self._semaphores[loop_id]
+        loop, limit = asyncio.get_running_loop(), get_settings().login_hash_concurrency
+        current = self._current
+        if current is None or current[0] is not loop or current[1] != limit:
+            current = self._current = (loop, limit, asyncio.Semaphore(limit))
+        return current[2]
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         if self.waiting >= get_settings().login_max_waiting + get_settings().login_hash_concurrency:
@@ -105,12 +110,15 @@ async def login(*, username: str, password: str, address: str) -> User:
         ok = len(password) <= MAX_PASSWORD and await hashing.run(verify_password, password, stored)
         ok = ok and user is not None and user.is_active
         session.add(LoginAttempt(at=utcnow(), username=username, address=address, success=ok))
+        await _prune_now_and_then(session)
         if not ok or user is None:
             audit.record(session, action="login.failure", actor=username, address=address, success=False)
             await session.commit()
             raise LoginInvalid
         if pwd_context.needs_update(user.password_hash):
-            user.password_hash = await hashing.run(hash_password, password)
+            # The password was right: if the gate is busy the login stands, the rehash waits for the next one.
+            with contextlib.suppress(LoginBusy):
+                user.password_hash = await hashing.run(hash_password, password)
         user.last_login_at = utcnow()
         session.add(user)
         audit.record(session, action="login.success", actor=user, address=address)
@@ -160,3 +168,16 @@ async def logout(user: User, *, address: str) -> None:
 async def prune_login_attempts(session: AsyncSession) -> None:
     since = utcnow() - timedelta(minutes=get_settings().login_window_minutes)
     await session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < since))
+
+
+# Attempts older than the window count for nothing: a login deletes them, at most this often per process.
+PRUNE_EVERY_S = 600.0
+_last_prune: float | None = None
+
+
+async def _prune_now_and_then(session: AsyncSession) -> None:
+    global _last_prune
+    now = time.monotonic()
+    if _last_prune is None or now - _last_prune >= PRUNE_EVERY_S:
+        _last_prune = now
+        await prune_login_attempts(session)

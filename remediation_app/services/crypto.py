@@ -1,10 +1,18 @@
-"""Secrets at rest: Fernet with key rotation (ENCRYPTION_KEY holds one or more keys, newest first)."""
+"""Secrets at rest: Fernet with key rotation (ENCRYPTION_KEY holds one or more keys, newest first).
+
+Every table column that holds a Fernet token registers itself in ENCRYPTED_COLUMNS (models.py, next
+to the table), so that `python -m remediation_app rotate-keys` re-encrypts all of them.
+"""
 
 from __future__ import annotations
 
 import functools
+from typing import Any, NamedTuple
 
+import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.settings import get_settings
 
@@ -21,6 +29,29 @@ class DecryptionError(Exception):
         self.record = record
 
 
+class EncryptedColumn(NamedTuple):
+    table: sa.Table
+    pk: str
+    column: str
+    label: str  # what one row is, for messages: "app secret", "LLM provider API key"
+
+
+ENCRYPTED_COLUMNS: list[EncryptedColumn] = []
+
+
+def register_encrypted_column(table: sa.Table, *, pk: str, column: str, label: str) -> None:
+    """Declare a column of Fernet tokens (call it next to the table's model)."""
+    _ = (table.c[pk], table.c[column])  # KeyError for a misspelt name
+    entry = EncryptedColumn(table, pk, column, label)
+    if all((e.table.name, e.column) != (table.name, column) for e in ENCRYPTED_COLUMNS):
+        ENCRYPTED_COLUMNS.append(entry)
+
+
+def record_name(table: str, ident: Any, label: str) -> str:
+    """How a stored secret is named in errors: its table and id, never its value or a key."""
+    return f"{label} ({table} id={ident})"
+
+
 @functools.cache
 def _multi_fernet(keys: str) -> MultiFernet:
     fernets = []
@@ -34,6 +65,11 @@ def _multi_fernet(keys: str) -> MultiFernet:
     return MultiFernet(fernets)
 
 
+def clear_cache() -> None:
+    """Forget the parsed keys (tests that change ENCRYPTION_KEY; settings are cached separately)."""
+    _multi_fernet.cache_clear()
+
+
 def cipher() -> MultiFernet:
     return _multi_fernet(get_settings().resolve_encryption_key())
 
@@ -45,7 +81,7 @@ def encrypt(plaintext: str) -> str:
 def decrypt(token: str, *, record: str) -> str:
     try:
         return cipher().decrypt(token.encode()).decode()
-    except InvalidToken:
+    except (InvalidToken, UnicodeError):
         raise DecryptionError(record) from None
 
 
@@ -53,8 +89,33 @@ def reencrypt(token: str, *, record: str) -> str:
     """The same secret under the newest key (what rotate-keys stores)."""
     try:
         return cipher().rotate(token.encode()).decode()
-    except InvalidToken:
+    except (InvalidToken, UnicodeError):
         raise DecryptionError(record) from None
+
+
+async def rotate_all(session: AsyncSession) -> int:
+    """Re-encrypt every registered secret with the newest key; returns how many were rewritten.
+
+    Every secret is opened before anything is written: one that no key opens raises DecryptionError
+    (naming its table and id) and nothing changes. The caller commits. A row changed meanwhile by
+    someone else (its ciphertext is no longer the one read) is left alone, already under the newest key.
+    """
+    import remediation_app.models  # noqa: F401  (the tables register their encrypted columns)
+
+    cipher()  # a bad ENCRYPTION_KEY is refused even when nothing is stored yet
+    planned: list[tuple[EncryptedColumn, Any, str, str]] = []
+    for entry in ENCRYPTED_COLUMNS:
+        pk, column = entry.table.c[entry.pk], entry.table.c[entry.column]
+        rows = await session.exec(select(pk, column).where(column.is_not(None)).order_by(pk))
+        for ident, token in rows.all():
+            record = record_name(entry.table.name, ident, entry.label)
+            planned.append((entry, ident, token, reencrypt(token, record=record)))
+    rewritten = 0
+    for entry, ident, old, new in planned:
+        pk, column = entry.table.c[entry.pk], entry.table.c[entry.column]
+        result = await session.exec(sa.update(entry.table).where(pk == ident, column == old).values({column: new}))
+        rewritten += result.rowcount
+    return rewritten
 
 
 def new_key() -> str:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from remediation_app.models import Rule, RuleAction, RuleSetVersion, utcnow
+from remediation_app.models import Rule, RuleAction, RuleSetVersion, User, utcnow
+from remediation_app.services import audit
 
 REGEX_PREFIX = "re:"
 DEFAULT_ACTION = RuleAction.MANUAL
@@ -228,9 +229,20 @@ async def bump_version(session: AsyncSession) -> None:
     _cache.pop(_cache_key(session), None)  # this process re-reads the version on its next use
 
 
-async def save_rule(session: AsyncSession, rule: Rule) -> Rule:
-    """Validate, store and publish a rule change (the caller commits)."""
+_AUDITED_FIELDS = ("name", "description", "enabled", "priority", *FIELD_LABELS, "label_patterns", "action")
+
+
+async def save_rule(session: AsyncSession, rule: Rule, *, actor: User | str | None = None, address: str = "") -> Rule:
+    """Validate, store, audit and publish a rule change (the caller commits)."""
     validate_rule(rule)
+    audit.record(
+        session,
+        action="rule.update" if rule.id else "rule.create",
+        actor=actor,
+        target=rule.name,
+        address=address,
+        details={name: getattr(rule, name) for name in _AUDITED_FIELDS},
+    )
     now = utcnow()
     rule.created_at = rule.created_at or now
     rule.updated_at = now
@@ -240,10 +252,13 @@ async def save_rule(session: AsyncSession, rule: Rule) -> Rule:
     return rule
 
 
-async def delete_rule(session: AsyncSession, rule_id: int) -> bool:
+async def delete_rule(
+    session: AsyncSession, rule_id: int, *, actor: User | str | None = None, address: str = ""
+) -> bool:
     rule = await session.get(Rule, rule_id)
     if rule is None:
         return False
+    audit.record(session, action="rule.delete", actor=actor, target=rule.name, address=address)
     await session.delete(rule)
     await bump_version(session)
     return True

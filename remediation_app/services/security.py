@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+from dataclasses import dataclass
 
 from passlib.context import CryptContext
 
@@ -36,16 +37,31 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def webhook_authorized(authorization: str | None, settings: Settings) -> bool:
-    """Bearer token or basic auth, compared in constant time; open only if explicitly allowed."""
-    if not settings.webhook_auth_configured:
+@dataclass(frozen=True)
+class StoredToken:
+    """A webhook token an admin stored in the database (services/app_secrets.py).
+
+    `value` is None when it cannot be decrypted (ENCRYPTION_KEY lost its key): the webhook still
+    counts as configured (it fails closed), and nothing matches it.
+    """
+
+    value: str | None
+
+
+def webhook_authorized(authorization: str | None, settings: Settings, stored: StoredToken | None = None) -> bool:
+    """Bearer token (WEBHOOK_TOKEN or the stored one) or basic auth, compared in constant time;
+    open only if explicitly allowed and no credential is configured at all."""
+    if not settings.webhook_auth_configured and stored is None:
         return settings.webhook_allow_unauthenticated
     if not authorization:
         return False
     scheme, _, credentials = authorization.partition(" ")
     scheme, credentials = scheme.lower(), credentials.strip()
-    if scheme == "bearer" and settings.webhook_token is not None:
-        return _same(credentials, settings.webhook_token.get_secret_value())
+    if scheme == "bearer":
+        # Both comparisons always run: the time taken does not tell which token was tried.
+        env_ok = settings.webhook_token is not None and _same(credentials, settings.webhook_token.get_secret_value())
+        stored_ok = stored is not None and stored.value is not None and _same(credentials, stored.value)
+        return bool(credentials) and (env_ok or stored_ok)
     if scheme == "basic" and settings.webhook_username and settings.webhook_password is not None:
         try:
             decoded = base64.b64decode(credentials, validate=True).decode()
@@ -56,3 +72,10 @@ def webhook_authorized(authorization: str | None, settings: Settings) -> bool:
         password_ok = _same(password, settings.webhook_password.get_secret_value())
         return bool(sep) and user_ok and password_ok
     return False
+
+
+def forwarded_client(forwarded_for: str) -> str:
+    """The client address our proxy saw: the last X-Forwarded-For entry (earlier ones came from the
+    client, who could write any address there to dodge the per-address login limit)."""
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    return hops[-1][:64] if hops else ""

@@ -52,7 +52,9 @@ def decode_token(token: str) -> Claims:
         if header.get("alg") != ALGORITHM:
             raise TokenError(f"algorithm {header.get('alg')!r} is not accepted")
         payload = jwt.decode(token, get_settings().resolve_secret_key(), algorithms=[ALGORITHM], options=_REQUIRED)
-        user_id, version = int(payload["sub"]), int(payload.get("ver", -1))
+        if not isinstance(payload.get("ver"), int) or isinstance(payload["ver"], bool):
+            raise TokenError("missing or malformed token version")
+        user_id, version = int(payload["sub"]), payload["ver"]
     except (JWTError, KeyError, ValueError, TypeError) as exc:
         raise TokenError(str(exc) or type(exc).__name__) from None
     expires = datetime.fromtimestamp(int(payload["exp"]), tz=utcnow().tzinfo)

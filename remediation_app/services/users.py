@@ -3,6 +3,7 @@ changes revoke the user's existing tokens)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -89,7 +90,8 @@ async def create_user(
     if (await session.exec(select(User).where(col(User.username) == username))).first() is not None:
         raise UserError(f"user {username!r} already exists")
     now = utcnow()
-    user = User(username=username, password_hash=hash_password(password), role=role, created_at=now, updated_at=now)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    user = User(username=username, password_hash=password_hash, role=role, created_at=now, updated_at=now)
     session.add(user)
     audit.record(session, action="user.create", actor=actor, target=username, address=address, details={"role": role})
     await session.flush()
@@ -151,7 +153,8 @@ async def set_active(session: AsyncSession, *, actor: User, user_id: int, active
 async def reset_password(session: AsyncSession, *, actor: User, user_id: int, password: str, address: str = "") -> User:
     _check_password(password)
     user = await _target(session, user_id)
-    user.password_hash, user.token_version, user.updated_at = hash_password(password), user.token_version + 1, utcnow()
+    password_hash = await asyncio.to_thread(hash_password, password)
+    user.password_hash, user.token_version, user.updated_at = password_hash, user.token_version + 1, utcnow()
     session.add(user)
     audit.record(
         session,
@@ -159,7 +162,6 @@ async def reset_password(session: AsyncSession, *, actor: User, user_id: int, pa
         actor=actor,
         target=user.username,
         address=address,
-        details={"password": password},
     )
     return user
 

@@ -163,12 +163,13 @@ def browser(_stop_on_sigterm: None) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def new_tab(browser: Browser) -> Iterator[Callable[[], Tab]]:
-    """Open tabs (each in its own context); all closed after the test, and none may log a page error."""
+def new_tab(browser: Browser) -> Iterator[Callable[..., Tab]]:
+    """Open tabs (each in its own context; keyword arguments go to Tab); all closed after the test,
+    and none may log a page error."""
     tabs: list[Tab] = []
 
-    def open_tab() -> Tab:
-        tab = Tab(browser)
+    def open_tab(**options: Any) -> Tab:
+        tab = Tab(browser, **options)
         tabs.append(tab)
         return tab
 

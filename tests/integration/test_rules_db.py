@@ -143,3 +143,28 @@ async def test_explain_from_the_database(app_settings):
     assert [t.rule for t in decision.trace] == ["Watchdog", "InfoInhibitor", "Critical", "Catch-all"]
     assert decision.trace[2].reasons == ["severity 'warning' does not match 'critical'"]
     assert decision.action == "manual" and decision.rule_name == "Catch-all"
+
+
+async def test_rule_changes_are_audited(app_settings):
+    from remediation_app.db import async_session
+    from remediation_app.services.audit import AuditFilter, list_events
+
+    async with async_session() as session:
+        rule = await save_rule(
+            session, Rule(name="audited", alertname_pattern="Disk*", action="ignore"), actor="alice", address="10.0.0.7"
+        )
+        await session.commit()
+        rule.action = "manual"
+        await save_rule(session, rule, actor="alice")
+        await session.commit()
+        assert await delete_rule(session, rule.id, actor="bob")
+        await session.commit()
+        events, _total = await list_events(session, AuditFilter())
+    actions = [(e.action, e.actor, e.target) for e in reversed(events)]
+    assert actions == [
+        ("rule.create", "alice", "audited"),
+        ("rule.update", "alice", "audited"),
+        ("rule.delete", "bob", "audited"),
+    ]
+    assert events[-1].address == "10.0.0.7" and events[-1].details["alertname_pattern"] == "Disk*"
+    assert events[1].details["action"] == "manual"

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ class AppServer:
         self.port = port or free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.database_url = database_url
+        self.data_dir = data_dir
         self.log_path = (log_dir or data_dir) / f"app-{name}.log"
         self.web_dir = work_dir / "web" if work_dir else Path(f".web-{name}")
         states_dir = work_dir / "states" if work_dir else Path(f".states-{name}")
@@ -99,6 +101,48 @@ class AppServer:
             response.raise_for_status()
             self._bearer = {"Authorization": f"Bearer {response.json()['access_token']}"}
         return self._bearer
+
+    def add_user(self, username: str, password: str, role: str = "user") -> int:
+        """A user written straight into the app's database (as services.users would); returns its id.
+
+        Synchronous on purpose: e2e tests run while Playwright's sync API owns the thread's loop.
+        """
+        from sqlmodel import Session
+
+        from remediation_app.models import User, utcnow
+        from remediation_app.services.security import hash_password
+
+        now = utcnow()
+        user = User(username=username, password_hash=hash_password(password), role=role, created_at=now, updated_at=now)
+        with self._engine() as engine, Session(engine) as session:
+            session.add(user)
+            session.commit()
+            session.refresh(user)
+        assert user.id is not None
+        return user.id
+
+    @contextlib.contextmanager
+    def _engine(self) -> Iterator[Any]:
+        """A short-lived engine on the app's database (disposed: a pooled connection would block
+        dropping a temporary PostgreSQL database afterwards)."""
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(self.database_url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+    def db_rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        """Read the app's database directly (for assertions)."""
+        import sqlalchemy as sa
+
+        with self._engine() as engine, engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
+
+    def token_for(self, username: str, password: str) -> httpx.Response:
+        """POST /api/auth/token (the API login); the response, whatever its status."""
+        return httpx.post(f"{self.url}/api/auth/token", data={"username": username, "password": password}, timeout=30)
 
     def login(self, context: Any, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD) -> None:
         """Log a Playwright browser context in through the login form's endpoint (sets the cookie)."""

@@ -11,6 +11,7 @@ from typing import Any
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect
 
 CHROMIUM = "/usr/bin/chromium"
+SESSION_COOKIE = "re_session"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -30,14 +31,19 @@ def launch(playwright: Playwright) -> Browser:
 
 
 class Tab:
-    """One page in its own browser context: its own session storage, so its own Reflex client token."""
+    """One page in its own browser context: its own session storage, so its own Reflex client token.
 
-    def __init__(self, browser: Browser) -> None:
+    With `record_frames`, every websocket frame the server sends to the page is kept in `frames`.
+    """
+
+    def __init__(self, browser: Browser, *, record_frames: bool = False) -> None:
         self.context = browser.new_context()
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.logged_in = False
         self.max_rows_pushed = 0
+        self.record_frames = record_frames
+        self.frames: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         self.page.on("websocket", self._watch_socket)
 
@@ -45,7 +51,9 @@ class Tab:
         ws.on("framereceived", self._frame)
 
     def _frame(self, frame: str | bytes) -> None:
-        """Record the largest `rows` list that the server pushed into this tab's state."""
+        """Record the frame (if asked to) and the largest `rows` list the server pushed into this tab."""
+        if self.record_frames:
+            self.frames.append(frame if isinstance(frame, str) else frame.decode("utf-8", "replace"))
         if isinstance(frame, bytes) or "rows_rx_state_" not in frame:
             return
         with contextlib.suppress(ValueError):
@@ -61,6 +69,15 @@ class Tab:
         self.page.goto(server.url + "/")
         expect(self.page.locator("#live-flag")).to_have_text("live", timeout=LOAD_TIMEOUT_MS)
         return self.page
+
+    def log_in_as(self, server: Any, username: str, password: str) -> None:
+        """Log this tab's context in (sets the session cookie) without opening a page."""
+        server.login(self.context, username, password)
+        self.logged_in = True
+
+    def session_cookie(self) -> str:
+        """The value of this context's HttpOnly session cookie ("" when logged out)."""
+        return next((c["value"] for c in self.context.cookies() if c["name"] == SESSION_COOKIE), "")
 
     def mark(self) -> None:
         """Tag the loaded document: `still_same_document()` is False after any reload."""
@@ -104,6 +121,13 @@ def choose(page: Page, select_id: str, option: str) -> None:
     page.locator(f"#{select_id}").click()
     page.get_by_role("option", name=option, exact=True).click()
     expect(page.locator(f"#{select_id}")).to_have_text(option)
+
+
+def choose_in(page: Page, trigger: Locator, option: str) -> None:
+    """Pick an option of a Radix select found by a locator (e.g. one per table row)."""
+    trigger.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    expect(trigger).to_have_text(option)
 
 
 def search(page: Page, text: str) -> None:
