@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from remediation_app.api.deps import CurrentUser, client_address, is_https
+from remediation_app.api.deps import CurrentUser, client_address, is_https, optional_user
+from remediation_app.models import User
 from remediation_app.services import auth
 from remediation_app.services.auth import SESSION_COOKIE
 from remediation_app.settings import get_settings
@@ -101,15 +102,16 @@ def set_session_cookie(response: Response, request: Request, value: str) -> None
 
 
 @router.post("/logout", summary="Revoke every token of the current user and clear the cookie")
-async def logout(request: Request, user: CurrentUser) -> Response:
+async def logout(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> Response:
     if not same_origin(request):
         raise HTTPException(status_code=403, detail="cross-site logout refused")
-    await auth.logout(user, address=client_address(request))
-    response = (
-        RedirectResponse("/login", status_code=303)
-        if "text/html" in request.headers.get("accept", "")
-        else JSONResponse({"status": "logged out"})
-    )
+    browser = "text/html" in request.headers.get("accept", "")
+    if user is None and not browser:
+        raise HTTPException(status_code=401, detail="login required", headers={"WWW-Authenticate": "Bearer"})
+    if user is not None:
+        await auth.logout(user, address=client_address(request))
+    # A browser whose login already expired still gets its cookie cleared and the login page.
+    response = RedirectResponse("/login", status_code=303) if browser else JSONResponse({"status": "logged out"})
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
     return response
 

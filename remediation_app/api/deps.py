@@ -31,8 +31,11 @@ def is_https(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-async def current_user(request: Request, bearer: Annotated[str | None, Depends(oauth2)]) -> User:
-    user = await user_for_token(bearer or request.cookies.get(SESSION_COOKIE))
+async def optional_user(request: Request, bearer: Annotated[str | None, Depends(oauth2)]) -> User | None:
+    return await user_for_token(bearer or request.cookies.get(SESSION_COOKIE))
+
+
+async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     if user is None:
         raise HTTPException(status_code=401, detail="login required", headers={"WWW-Authenticate": "Bearer"})
     return user

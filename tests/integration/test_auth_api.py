@@ -411,3 +411,18 @@ async def test_logout_clears_the_cookie_and_revokes_every_token(anon):
         assert (await anon.get("/api/auth/me", headers=headers)).status_code == 401
         assert (await anon.get("/api/alerts", headers=headers)).status_code == 401
     assert (await anon.post("/api/auth/logout", headers=cookie)).status_code == 401
+
+
+async def test_a_browser_whose_login_expired_is_still_logged_out(anon):
+    """Log out with a revoked cookie: the browser still gets the login page and a cleared cookie;
+    an API client without a login gets 401."""
+    await add_user("cleo", "user")
+    login = await anon.post("/api/auth/login", data=form_login("cleo"))
+    cookie = {"Cookie": f"{auth_service.SESSION_COOKIE}={cookie_of(login)[0]}"}
+    html = {"Accept": "text/html,*/*", "Origin": "http://testserver"}
+    first = await anon.post("/api/auth/logout", headers={**cookie, **html})
+    assert first.status_code == 303
+    again = await anon.post("/api/auth/logout", headers={**cookie, **html})
+    assert again.status_code == 303 and again.headers["location"] == "/login"
+    assert cookie_of(again)[2]["max-age"] == "0"
+    assert (await anon.post("/api/auth/logout", headers=cookie)).status_code == 401
