@@ -5,6 +5,18 @@ from typing import Any
 import reflex as rx
 
 
+def page_count(total: int, page_size: int) -> int:
+    return max(1, -(-total // page_size))
+
+
+def showing(*, page: int, page_size: int, shown: int, total: int, nothing: str) -> str:
+    """ "51-76 of 76", or `nothing` when nothing matches."""
+    if not total:
+        return nothing
+    first = page * page_size + 1
+    return f"{first}-{first + shown - 1} of {total}"
+
+
 def pager(state: Any, *, prefix: str = "") -> rx.Component:
     """Element ids: `<prefix>showing`, `<prefix>prev-page`, `<prefix>page`, `<prefix>next-page`."""
     return rx.hstack(

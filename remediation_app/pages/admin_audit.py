@@ -10,7 +10,7 @@ import json
 import reflex as rx
 from reflex.event import EventSpec
 
-from remediation_app.components.pager import pager
+from remediation_app.components.pager import page_count, pager, showing
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.layout import layout
 from remediation_app.models import AuditEvent, User
@@ -40,14 +40,13 @@ class AdminAuditState(rx.State):
 
     @rx.var
     def page_count(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
+        return page_count(self.total, PAGE_SIZE)
 
     @rx.var
     def showing(self) -> str:
-        if not self.total:
-            return "No events match."
-        first = self.page * PAGE_SIZE + 1
-        return f"{first}-{first + len(self.rows) - 1} of {self.total}"
+        return showing(
+            page=self.page, page_size=PAGE_SIZE, shown=len(self.rows), total=self.total, nothing="No events match."
+        )
 
     async def _admin(self) -> User | EventSpec:
         """The admin, or (after forgetting everything shown) the redirect refusing this tab."""

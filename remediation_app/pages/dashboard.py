@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from remediation_app.components.badges import action_badge, severity_badge, status_badge
-from remediation_app.components.pager import pager
+from remediation_app.components.pager import page_count, pager, showing
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.layout import layout
 from remediation_app.services.alerts import AlertFilter, alert_summary, list_alerts
@@ -33,14 +33,13 @@ class AlertsState(rx.State):
 
     @rx.var
     def page_count(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
+        return page_count(self.total, PAGE_SIZE)
 
     @rx.var
     def showing(self) -> str:
-        if not self.total:
-            return "No alerts match."
-        first = self.page * PAGE_SIZE + 1
-        return f"{first}-{first + len(self.rows) - 1} of {self.total}"
+        return showing(
+            page=self.page, page_size=PAGE_SIZE, shown=len(self.rows), total=self.total, nothing="No alerts match."
+        )
 
     def _filter(self) -> AlertFilter:
         def pick(v: str) -> str:
