@@ -35,8 +35,10 @@ def layout(*children: rx.Component, title: str) -> rx.Component:
                 AuthState.is_admin,
                 rx.fragment(
                     rx.link("Users", href="/admin/users", id="nav-users"),
+                    rx.link("Rules", href="/admin/rules", id="nav-rules"),
                     rx.link("Audit log", href="/admin/audit", id="nav-audit"),
                     rx.link("Settings", href="/admin/settings", id="nav-settings"),
+                    rx.link("LLM providers", href="/admin/providers", id="nav-providers"),
                 ),
             ),
             rx.link("API docs", href="/docs", is_external=True),

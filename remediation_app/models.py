@@ -61,6 +61,18 @@ class Role(enum.StrEnum):
     USER = "user"
 
 
+class JobStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    # Automatic jobs whose alert resolved, or that waited too long, before a worker reached them.
+    CANCELLED = "cancelled"
+
+
+IN_FLIGHT = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
+
+
 # Indexed text columns are cut to this length; the full value stays in `labels`.
 SHORT = 255
 
@@ -92,7 +104,7 @@ class Alert(SQLModel, table=True):
     times_notified: int = 1
     action: str = Field(max_length=16, index=True)
     # No foreign key: a rule deleted later must not block or rewrite what an alert was decided by.
-    matched_rule_id: int | None = None
+    matched_rule_id: int | None = Field(default=None, index=True)
     matched_rule_name: str = Field(default="", max_length=SHORT)
     match_reason: str = Field(default="", sa_column=Column(sa.Text(), nullable=False, server_default=""))
 
@@ -135,6 +147,9 @@ class AlertNotification(SQLModel, table=True):
 
 class Rule(SQLModel, table=True):
     __tablename__ = "rules"
+    # Ids never come back after a delete (SQLite reuses the highest one otherwise): per-rule hit counts
+    # are counted by matched_rule_id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=SHORT, sa_column_kwargs={"unique": True})
@@ -221,3 +236,99 @@ class AppSecret(SQLModel, table=True):
 
 
 register_encrypted_column(AppSecret.__table__, pk="id", column="ciphertext", label="app secret")  # type: ignore[attr-defined]
+
+
+class LLMProvider(SQLModel, table=True):
+    """An LLM an admin configured (LiteLLM model string); the API key is encrypted at rest."""
+
+    __tablename__ = "llm_providers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    model: str = Field(max_length=255)
+    api_base: str = Field(default="", max_length=1024)
+    # Fernet token or "" (no key: e.g. a local Ollama); never sent to the browser.
+    api_key_ciphertext: str = Field(default="", sa_column=Column(sa.Text(), nullable=False, server_default=""))
+    is_default: bool = False
+    enabled: bool = True
+    temperature: float = 0.2
+    max_tokens: int = 1500
+    timeout_s: float = 60.0
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    updated_by: str = Field(default="", max_length=150)
+
+
+register_encrypted_column(
+    LLMProvider.__table__,  # type: ignore[attr-defined]
+    pk="id",
+    column="api_key_ciphertext",
+    label="LLM provider API key",
+)
+
+
+class AnalysisJob(SQLModel, table=True):
+    """One requested analysis: the durable queue the workers claim from."""
+
+    __tablename__ = "analysis_jobs"
+    __table_args__ = (
+        # At most one job in flight per alert (also what makes enqueueing idempotent).
+        sa.Index(
+            "uq_analysis_jobs_alert_in_flight",
+            "alert_id",
+            unique=True,
+            sqlite_where=sa.text("status IN ('pending', 'running')"),
+            postgresql_where=sa.text("status IN ('pending', 'running')"),
+        ),
+        sa.Index("ix_analysis_jobs_status_next", "status", "next_attempt_at"),
+        sa.Index("ix_analysis_jobs_fingerprint_finished", "fingerprint", "finished_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(
+        sa_column=Column(sa.Integer(), sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    fingerprint: str = Field(max_length=128)
+    status: str = Field(default=JobStatus.PENDING.value, max_length=16)
+    # None: the default provider when the job runs; 0: the provider from the environment (LLM_MODEL).
+    provider_id: int | None = None
+    # True when a rule asked (paused by the daily budget); False when a user asked.
+    automatic: bool = True
+    requested_by: str = Field(default="", max_length=SHORT)
+    requested_by_user_id: int | None = None
+    attempts: int = 0
+    max_attempts: int = 4
+    next_attempt_at: datetime = _ts()
+    lease_expires_at: datetime | None = _ts(nullable=True)
+    locked_by: str = Field(default="", max_length=SHORT)
+    last_error: str = Field(default="", sa_column=Column(sa.Text(), nullable=False, server_default=""))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
+
+
+class Analysis(SQLModel, table=True):
+    """A finished analysis: the structured fields (or the raw text when nothing parsed), tokens, cost."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (sa.Index("ix_analyses_alert_created", "alert_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(
+        sa_column=Column(sa.Integer(), sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False)
+    )
+    job_id: int | None = None
+    provider_name: str = Field(default="", max_length=100)
+    model: str = Field(default="", max_length=255)
+    structured: bool = False
+    # root_cause, impact, immediate_actions, remediation_steps, prevention, confidence, needs_human
+    result: dict[str, Any] = _json()
+    urgency: str = Field(default="", max_length=16)
+    raw_text: str = Field(default="", sa_column=Column(sa.Text(), nullable=False, server_default=""))
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: int = 0
+    requested_by: str = Field(default="", max_length=SHORT)
+    requested_by_user_id: int | None = None
+    created_at: datetime = _ts(index=True)

@@ -14,15 +14,20 @@ from remediation_app.api import build_api
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session, dispose_engines
 from remediation_app.logs import configure_logging
 from remediation_app.pages.admin_audit import AdminAuditState, admin_audit_page
+from remediation_app.pages.admin_providers import AdminProvidersState, admin_providers_page
+from remediation_app.pages.admin_rules import AdminRulesState, admin_rules_page
 from remediation_app.pages.admin_settings import AdminSettingsState, admin_settings_page
 from remediation_app.pages.admin_users import AdminUsersState, admin_users_page
 from remediation_app.pages.alert import AlertPageState, alert_page
 from remediation_app.pages.dashboard import AlertsState, dashboard
 from remediation_app.pages.login import LoginState, login_page
+from remediation_app.services import metrics
 from remediation_app.services.auth import prune_login_attempts
 from remediation_app.services.events import bus
 from remediation_app.services.ingest import prune_notifications
+from remediation_app.services.llm import warm_up
 from remediation_app.services.users import ensure_first_admin
+from remediation_app.services.worker import run_workers
 from remediation_app.settings import get_settings
 from remediation_app.state import AuthState
 
@@ -32,6 +37,8 @@ PRUNE_EVERY_S = 3600
 
 def _warn_about_configuration() -> None:
     settings = get_settings()
+    if not settings.llm_model:
+        log.info("no LLM provider in the environment (LLM_MODEL): an admin can add one on /admin/providers")
     if not settings.webhook_auth_configured:
         if settings.webhook_allow_unauthenticated:
             log.warning("WEBHOOK_ALLOW_UNAUTHENTICATED=true: anyone who can reach /webhook/alerts can post alerts")
@@ -62,6 +69,8 @@ async def _prune_forever() -> None:
 async def lifespan() -> AsyncIterator[None]:
     settings = get_settings()
     configure_logging(settings)
+    # Before anything is counted: the values of every worker go to files a scrape merges.
+    metrics.setup_multiprocess(settings.data_dir)
     settings.resolve_secret_key()
     settings.resolve_encryption_key()
     _warn_about_configuration()
@@ -69,7 +78,12 @@ async def lifespan() -> AsyncIterator[None]:
         await ensure_first_admin()
     except TRANSIENT_DB_ERRORS:
         log.warning("first admin not checked: database unavailable")
-    tasks = [asyncio.create_task(bus.run(), name="event-bus"), asyncio.create_task(_prune_forever(), name="prune")]
+    tasks = [
+        asyncio.create_task(bus.run(), name="event-bus"),
+        asyncio.create_task(_prune_forever(), name="prune"),
+        asyncio.create_task(warm_up(), name="litellm-import"),
+        asyncio.create_task(run_workers(), name="analysis-worker"),
+    ]
     try:
         yield
     finally:
@@ -98,6 +112,12 @@ app.add_page(
     on_load=[AuthState.require_admin, AdminUsersState.load],
 )
 app.add_page(
+    admin_rules_page,
+    route="/admin/rules",
+    title="Rules · Remediation Engine",
+    on_load=[AuthState.require_admin, AdminRulesState.load],
+)
+app.add_page(
     admin_audit_page,
     route="/admin/audit",
     title="Audit log · Remediation Engine",
@@ -108,5 +128,11 @@ app.add_page(
     route="/admin/settings",
     title="Settings · Remediation Engine",
     on_load=[AuthState.require_admin, AdminSettingsState.load],
+)
+app.add_page(
+    admin_providers_page,
+    route="/admin/providers",
+    title="LLM providers · Remediation Engine",
+    on_load=[AuthState.require_admin, AdminProvidersState.load],
 )
 app.register_lifespan_task(lifespan)

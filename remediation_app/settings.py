@@ -57,12 +57,37 @@ class Settings(BaseSettings):
     cookie_secure: Literal["auto", "true", "false"] = "auto"
     # Behind a TLS-terminating proxy: take the client address and scheme from X-Forwarded-For/-Proto.
     trust_proxy_headers: bool = False
+    # Bearer token that GET /metrics requires when set (open when unset: keep it on a private network).
+    metrics_token: SecretStr | None = None
     login_window_minutes: int = Field(default=15, ge=1)
     login_max_failures_per_user: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=20, ge=1)
     # Password hashing (argon2, 19 MiB each) runs at most this many at once; more waiting get "busy".
     login_hash_concurrency: int = Field(default=2, ge=1)
     login_max_waiting: int = Field(default=16, ge=0)
+
+    # An LLM provider from the environment (shown read-only on the providers page).
+    llm_model: str | None = None
+    llm_api_base: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    llm_max_tokens: int = Field(default=1500, ge=16, le=200_000)
+    llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    # Automatic analysis pauses once today's (UTC) LLM spend reaches this; users can still ask.
+    llm_daily_budget_usd: float | None = Field(default=None, ge=0)
+
+    # The analysis queue (workers run in every app process unless ANALYSIS_WORKERS_ENABLED=false).
+    analysis_workers_enabled: bool = True
+    analysis_concurrency: int = Field(default=4, ge=1, le=256)
+    analysis_max_attempts: int = Field(default=4, ge=1, le=20)
+    analysis_retry_base_seconds: float = Field(default=5.0, gt=0)
+    analysis_retry_max_seconds: float = Field(default=300.0, gt=0)
+    analysis_lease_seconds: float = Field(default=120.0, ge=1)
+    analysis_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    # A fingerprint analysed this recently is not analysed again automatically.
+    analysis_dedup_minutes: float = Field(default=60.0, ge=0)
+    # Automatic jobs still waiting after this long (no provider, budget reached) are cancelled.
+    analysis_max_wait_minutes: float = Field(default=360.0, gt=0)
 
     redis_url: str | None = None
     notification_retention_days: int = Field(default=30, ge=1)
@@ -88,13 +113,22 @@ class Settings(BaseSettings):
     def _lower(cls, v: object) -> object:
         return v.strip().lower() if isinstance(v, str) else v
 
-    @field_validator("redis_url", "webhook_username", mode="before")
+    @field_validator(
+        "redis_url", "webhook_username", "llm_model", "llm_api_base", "llm_daily_budget_usd", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, v: object) -> object:
         return None if v == "" else v
 
     @field_validator(
-        "secret_key", "encryption_key", "webhook_token", "webhook_password", "admin_password", mode="before"
+        "secret_key",
+        "encryption_key",
+        "webhook_token",
+        "webhook_password",
+        "admin_password",
+        "llm_api_key",
+        "metrics_token",
+        mode="before",
     )
     @classmethod
     def _empty_secret_is_none(cls, v: object) -> object:

@@ -144,6 +144,18 @@ def app_settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "LOGIN_MAX_FAILURES_PER_ADDRESS",
         "LOGIN_HASH_CONCURRENCY",
         "LOGIN_MAX_WAITING",
+        "LLM_MODEL",
+        "LLM_API_BASE",
+        "LLM_API_KEY",
+        "LLM_TIMEOUT_SECONDS",
+        "LLM_DAILY_BUDGET_USD",
+        "ANALYSIS_CONCURRENCY",
+        "ANALYSIS_MAX_ATTEMPTS",
+        "ANALYSIS_RETRY_BASE_SECONDS",
+        "ANALYSIS_LEASE_SECONDS",
+        "ANALYSIS_POLL_SECONDS",
+        "ANALYSIS_DEDUP_MINUTES",
+        "ANALYSIS_MAX_WAIT_MINUTES",
     ):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()

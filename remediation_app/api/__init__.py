@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from remediation_app.api import alerts, audit, auth, docs, health, webhook
+from remediation_app.api import alerts, audit, auth, docs, health, metrics, providers, webhook
 from remediation_app.api.errors import database_unavailable, schema_not_migrated
 from remediation_app.api.headers import SecurityHeaders
 from remediation_app.db import TRANSIENT_DB_ERRORS
@@ -47,12 +47,22 @@ def build_api(reflex_asgi: ASGIApp | None = None) -> FastAPI:
     """A fresh app per call: Reflex may build its ASGI app more than once in a process."""
     # The docs and the schema are served by api/docs.py, behind the login.
     app = FastAPI(title="Remediation Engine", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
-    for router in (webhook.router, auth.router, alerts.router, audit.router, health.router, docs.router):
+    for router in (
+        webhook.router,
+        auth.router,
+        alerts.router,
+        providers.router,
+        audit.router,
+        health.router,
+        metrics.router,
+        docs.router,
+    ):
         app.include_router(router)
     for exc_type in TRANSIENT_DB_ERRORS:
         app.add_exception_handler(exc_type, database_unavailable)
     app.add_exception_handler(sa.exc.ProgrammingError, schema_not_migrated)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(metrics.WebhookMetrics)  # every webhook answer by status, 4xx and 503 included
     app.add_middleware(SecurityHeaders)
     if reflex_asgi is not None:
         app.mount("", reflex_asgi)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from remediation_app.api.errors import error
+from remediation_app.services import metrics
 from remediation_app.services.alertmanager import NotificationIn
 from remediation_app.services.app_secrets import WEBHOOK_TOKEN, cached_secret
 from remediation_app.services.ingest import receive_notification
@@ -74,6 +76,7 @@ async def alertmanager_webhook(request: Request) -> JSONResponse:
         response = error(401, "missing or invalid webhook credentials")
         response.headers["WWW-Authenticate"] = 'Bearer realm="webhook", Basic realm="webhook"'
         return response
+    started = time.perf_counter()
     try:
         body = await read_body(request, settings.webhook_max_body_bytes)
     except BodyTooLarge:
@@ -89,6 +92,7 @@ async def alertmanager_webhook(request: Request) -> JSONResponse:
     if not payload.alerts:
         return JSONResponse({"status": "ok", "received": 0, "created": 0, "updated": 0})
     result = await receive_notification(payload)  # database errors -> 503 by the app's handler
+    metrics.record_ingest(result.by_action, time.perf_counter() - started)
     return JSONResponse(
         {
             "status": "ok",

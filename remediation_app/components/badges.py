@@ -1,8 +1,8 @@
-"""Coloured badges for severity, status and rule action."""
+"""Coloured badges for severity, status, rule action, analysis urgency and action risk."""
 
 import reflex as rx
 
-from remediation_app.styles import ACTION_COLORS, SEVERITY_COLORS, STATUS_COLORS
+from remediation_app.styles import ACTION_COLORS, RISK_COLORS, SEVERITY_COLORS, STATUS_COLORS, URGENCY_COLORS
 
 
 def _badge(value: rx.Var, colors: dict[str, str], **props: object) -> rx.Component:
@@ -20,3 +20,11 @@ def status_badge(value: rx.Var, **props: object) -> rx.Component:
 
 def action_badge(value: rx.Var, **props: object) -> rx.Component:
     return _badge(value, ACTION_COLORS, class_name="action", **props)
+
+
+def urgency_badge(value: rx.Var, **props: object) -> rx.Component:
+    return _badge(value, URGENCY_COLORS, class_name="urgency", **props)
+
+
+def risk_badge(value: rx.Var, **props: object) -> rx.Component:
+    return _badge(value, RISK_COLORS, class_name="risk", **props)

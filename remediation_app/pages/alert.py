@@ -1,4 +1,4 @@
-"""One alert: labels, annotations (as text), links, notification timeline, and the rule decision."""
+"""One alert: labels, annotations (as text), links, notification timeline, the rule decision and its LLM analyses."""
 
 from __future__ import annotations
 
@@ -9,12 +9,18 @@ import reflex as rx
 from remediation_app.components.badges import action_badge, severity_badge, status_badge
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.layout import layout
+from remediation_app.pages.alert_analysis import (
+    AlertAnalysisState,
+    AnalysisPanel,
+    analysis_section,
+    load_analysis_panel,
+    route_alert_id,
+)
 from remediation_app.services.alerts import alert_detail, alert_timeline, get_alert
 from remediation_app.services.auth import Forbidden
 from remediation_app.state import follow_events, user_from_cookies
 
 RUNBOOK_KEYS = ("runbook_url", "runbook")
-MAX_ALERT_ID = 2**31 - 1  # alerts.id is an INTEGER column: PostgreSQL refuses a larger parameter
 
 
 def safe_link(url: str) -> str:
@@ -38,11 +44,7 @@ class AlertPageState(rx.State):
 
     def _alert_id(self) -> int:
         """The id in the URL (/alerts/<id>), or 0 when it cannot be an alert's id."""
-        # Reflex adds each dynamic route argument to the state as a var of the same name.
-        raw = str(getattr(self, "alert_id", ""))
-        if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ALERT_ID))):
-            return 0
-        return int(raw) if int(raw) <= MAX_ALERT_ID else 0
+        return route_alert_id(self)
 
     def _forget_other_alert(self, alert_id: int) -> None:
         """Opening another alert in this tab: never show the previous one under the new URL."""
@@ -59,15 +61,18 @@ class AlertPageState(rx.State):
         except Forbidden:
             async with self:
                 self._forget_other_alert(-1)
+                (await self.get_state(AlertAnalysisState))._forget()
             raise
         data: dict[str, Any] | None = None
         timeline: list[dict[str, Any]] = []
+        panel: AnalysisPanel | None = None
         try:
             async with async_session() as session:
                 alert = await get_alert(session, alert_id) if alert_id else None
                 if alert is not None:
                     data = alert_detail(alert)
                     timeline = await alert_timeline(session, alert_id)
+                    panel = await load_analysis_panel(session, alert_id)
             error = ""
         except TRANSIENT_DB_ERRORS:
             error = "The database is unavailable; retrying on the next change."
@@ -76,8 +81,10 @@ class AlertPageState(rx.State):
             if error:
                 return
             self.found = data is not None
-            if data is None:
+            if data is None or panel is None:
+                (await self.get_state(AlertAnalysisState))._forget()
                 return
+            (await self.get_state(AlertAnalysisState))._show(alert_id, panel)
             rule = data.pop("matched_rule")
             labels, annotations = data.pop("labels"), data.pop("annotations")
             self.alert = {k: "" if v is None else str(v) for k, v in data.items()} | {
@@ -94,6 +101,7 @@ class AlertPageState(rx.State):
         async with self:
             alert_id = self._alert_id()
             self._forget_other_alert(alert_id)
+            (await self.get_state(AlertAnalysisState))._forget_unless(alert_id)
 
         def concerns_me(event: dict[str, Any]) -> bool:
             ids = event.get("ids", [])
@@ -204,6 +212,7 @@ def alert_page() -> rx.Component:
             rx.vstack(
                 summary_card(),
                 rule_card(),
+                analysis_section(),
                 _section("Labels", _kv_table(AlertPageState.labels, "labels")),
                 _section("Annotations", _kv_table(AlertPageState.annotations, "annotations")),
                 timeline_table(),

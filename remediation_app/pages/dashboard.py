@@ -1,4 +1,4 @@
-"""The live alert list: filters, server-side pagination, pushed updates."""
+"""The live alert list: filters, server-side pagination, pushed updates; LLM spend and the daily budget."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from remediation_app.components.badges import action_badge, severity_badge, stat
 from remediation_app.components.pager import page_count, pager, showing
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.layout import layout
+from remediation_app.services import costs
 from remediation_app.services.alerts import AlertFilter, alert_summary, list_alerts
 from remediation_app.services.auth import Forbidden
 from remediation_app.state import end_session, follow_events, user_from_cookies
@@ -20,6 +21,21 @@ def _row(alert: dict[str, object]) -> dict[str, str]:
     return {k: "" if v is None else str(v) for k, v in alert.items()}
 
 
+def _usd(value: float) -> str:
+    return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
+
+
+def _spend_row(spend: costs.Spend) -> dict[str, str]:
+    return {
+        "today_usd": _usd(spend.today_usd),
+        "month_usd": _usd(spend.month_usd),
+        "today_tokens": f"{spend.today_tokens:,}",
+        "month_tokens": f"{spend.month_tokens:,}",
+        "analyses_today": str(spend.analyses_today),
+        "budget": "" if spend.budget_usd is None else _usd(spend.budget_usd),
+    }
+
+
 class AlertsState(rx.State):
     rows: list[dict[str, str]] = []
     total: int = 0
@@ -30,6 +46,9 @@ class AlertsState(rx.State):
     query: str = ""
     live: bool = False
     error: str = ""
+    # LLM spend (today and this month, UTC); empty until loaded.
+    spend: dict[str, str] = {}
+    budget_reached: bool = False
 
     @rx.var
     def page_count(self) -> int:
@@ -68,9 +87,19 @@ class AlertsState(rx.State):
             await user_from_cookies(cookies)
         except Forbidden:
             async with self:
-                self.rows, self.total = [], 0
+                self.rows, self.total, self.spend, self.budget_reached = [], 0, {}, False
             raise
         await self._load(flt, page)
+        await self._load_spend()
+
+    async def _load_spend(self) -> None:
+        try:
+            async with async_session() as session:
+                spend = await costs.spend(session)
+        except TRANSIENT_DB_ERRORS:
+            return  # the alert list says the database is unavailable
+        async with self:
+            self.spend, self.budget_reached = _spend_row(spend), spend.budget_reached
 
     @rx.event(background=True)
     async def watch(self):
@@ -201,8 +230,56 @@ def alert_table() -> rx.Component:
     )
 
 
+def spend_bar() -> rx.Component:
+    s = AlertsState.spend
+    return rx.cond(
+        s.contains("today_usd"),  # type: ignore[attr-defined]
+        rx.vstack(
+            rx.hstack(
+                rx.text("LLM spend", weight="bold", size="2"),
+                rx.text(
+                    "today ",
+                    rx.text.span(s["today_usd"], id="spend-today"),
+                    " (",
+                    rx.text.span(s["today_tokens"], id="spend-today-tokens"),
+                    " tokens, ",
+                    rx.text.span(s["analyses_today"], id="analyses-today"),
+                    " analyses)",
+                    size="2",
+                ),
+                rx.text(
+                    "this month ",
+                    rx.text.span(s["month_usd"], id="spend-month"),
+                    " (",
+                    rx.text.span(s["month_tokens"], id="spend-month-tokens"),
+                    " tokens)",
+                    size="2",
+                ),
+                rx.cond(s["budget"] != "", rx.text("daily budget ", s["budget"], size="2", color_scheme="gray")),
+                spacing="4",
+                align="center",
+                id="llm-spend",
+            ),
+            rx.cond(
+                AlertsState.budget_reached,
+                rx.callout(
+                    f"Daily LLM budget reached ({s['today_usd']} of {s['budget']}): automatic analysis is paused; "
+                    "users can still ask for analyses.",
+                    color_scheme="orange",
+                    id="budget-reached",
+                    width="100%",
+                ),
+            ),
+            width="100%",
+            spacing="2",
+            margin_bottom="1em",
+        ),
+    )
+
+
 def dashboard() -> rx.Component:
     return layout(
+        spend_bar(),
         filters(),
         rx.cond(AlertsState.error != "", rx.callout(AlertsState.error, color_scheme="red", margin_bottom="1em")),
         alert_table(),

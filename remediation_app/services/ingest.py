@@ -24,6 +24,7 @@ from remediation_app.models import (
     RuleAction,
     utcnow,
 )
+from remediation_app.services import jobs
 from remediation_app.services.alertmanager import AlertIn, NotificationIn
 from remediation_app.services.events import bus
 from remediation_app.services.rules import RuleSet, current_rule_set
@@ -44,6 +45,7 @@ class IngestResult:
     updated: int = 0
     by_action: dict[str, int] = field(default_factory=dict)
     alert_ids: list[int] = field(default_factory=list)
+    # New firing auto_analyze alerts queued for analysis (not those in the dedup window).
     to_analyze: list[int] = field(default_factory=list)
 
 
@@ -102,7 +104,12 @@ def _upsert(dialect: str) -> Any:
     }
     updates["times_notified"] = ALERTS.c.times_notified + 1
     return stmt.on_conflict_do_update(index_elements=["fingerprint", "starts_at"], set_=updates).returning(
-        ALERTS.c.id, ALERTS.c.times_notified, ALERTS.c.status, ALERTS.c.action
+        ALERTS.c.id,
+        ALERTS.c.times_notified,
+        ALERTS.c.status,
+        ALERTS.c.action,
+        ALERTS.c.fingerprint,
+        ALERTS.c.matched_rule_name,
     )
 
 
@@ -144,13 +151,14 @@ async def ingest_notification(session: AsyncSession, payload: NotificationIn) ->
     dialect = session.get_bind().dialect.name
     actions: Counter[str] = Counter()
     links = []
+    wanted: list[tuple[int, str, str]] = []
     # In key order: concurrent notifications with overlapping alerts then lock rows in the same
     # order, so PostgreSQL cannot deadlock on them.
     values = [rows[key] for key in sorted(rows)]
     upsert = _upsert(dialect)
     for start in range(0, len(values), CHUNK):
         returned = await session.exec(upsert, params=values[start : start + CHUNK])
-        for alert_id, times, status, action in returned:
+        for alert_id, times, status, action, fingerprint, rule_name in returned:
             result.alert_ids.append(alert_id)
             links.append(
                 {"alert_id": alert_id, "notification_id": notification_id, "status": status, "received_at": now}
@@ -159,12 +167,13 @@ async def ingest_notification(session: AsyncSession, payload: NotificationIn) ->
             if times == 1:
                 result.created += 1
                 if status == AlertStatus.FIRING and action == RuleAction.AUTO_ANALYZE:
-                    result.to_analyze.append(alert_id)
+                    wanted.append((alert_id, fingerprint, rule_name))
             else:
                 result.updated += 1
     for start in range(0, len(links), CHUNK):
         await session.exec(sa.insert(LINKS), params=links[start : start + CHUNK])
     result.by_action = dict(actions)
+    result.to_analyze = await jobs.enqueue_automatic(session, wanted)
     return result
 
 
@@ -181,10 +190,13 @@ async def receive_notification(payload: NotificationIn) -> IngestResult:
             "alerts_created": result.created,
             "alerts_updated": result.updated,
             "by_action": result.by_action,
+            "analyses_queued": len(result.to_analyze),
         },
     )
     if result.alert_ids:
         await bus.publish("alerts", ids=result.alert_ids[:100], count=len(result.alert_ids))
+    if result.to_analyze:
+        await bus.publish(jobs.JOBS_TOPIC, queued=len(result.to_analyze))
     return result
 
 

@@ -79,7 +79,7 @@ async def list_users(session: AsyncSession) -> list[User]:
 
 
 async def create_user(
-    session: AsyncSession, *, actor: User, username: str, password: str, role: str, address: str = ""
+    session: AsyncSession, *, actor: User | str, username: str, password: str, role: str, address: str = ""
 ) -> User:
     username = username.strip()
     if not USERNAME_RE.fullmatch(username):
@@ -150,7 +150,9 @@ async def set_active(session: AsyncSession, *, actor: User, user_id: int, active
     return user
 
 
-async def reset_password(session: AsyncSession, *, actor: User, user_id: int, password: str, address: str = "") -> User:
+async def reset_password(
+    session: AsyncSession, *, actor: User | str, user_id: int, password: str, address: str = ""
+) -> User:
     _check_password(password)
     user = await _target(session, user_id)
     password_hash = await asyncio.to_thread(hash_password, password)

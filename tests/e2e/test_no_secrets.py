@@ -47,6 +47,7 @@ def visit_every_page(app, tab: Tab, role: str, alert_id: int) -> list[str]:
         ("/admin/users", f"#user-row-{ADMIN_USERNAME}"),
         ("/admin/audit", ".audit-row"),
         ("/admin/settings", "#webhook-token-status"),
+        ("/admin/providers", "#provider-form"),
     ]:
         go(path)
         if role == "admin":

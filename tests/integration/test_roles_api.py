@@ -25,6 +25,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/docs/oauth2-redirect"): OPEN,
     ("GET", "/healthz"): OPEN,
     ("GET", "/readyz"): OPEN,
+    ("GET", "/metrics"): OPEN,  # unless METRICS_TOKEN is set
     ("POST", "/webhook/alerts"): OWN,
     ("POST", "/api/auth/token"): OWN,
     ("POST", "/api/auth/login"): OWN,
@@ -32,6 +33,14 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/auth/me"): LOGIN,
     ("GET", "/api/alerts"): LOGIN,
     ("GET", "/api/alerts/{alert_id}"): LOGIN,
+    ("GET", "/api/alerts/{alert_id}/analyses"): LOGIN,
+    ("POST", "/api/alerts/{alert_id}/analyze"): LOGIN,
+    ("GET", "/api/providers"): LOGIN,
+    ("POST", "/api/providers"): ADMIN,
+    ("PUT", "/api/providers/{provider_id}"): ADMIN,
+    ("DELETE", "/api/providers/{provider_id}"): ADMIN,
+    ("POST", "/api/providers/{provider_id}/test"): ADMIN,
+    ("GET", "/api/costs"): LOGIN,
     ("GET", "/api/audit"): ADMIN,
 }
 CALLERS = ["anonymous", "user", "admin", "deactivated user", "revoked token", "garbage token"]

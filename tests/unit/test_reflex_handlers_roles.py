@@ -33,8 +33,8 @@ from sqlmodel import col, func, select
 
 from remediation_app import state as state_module
 from remediation_app.db import async_session, dispose_engines
-from remediation_app.models import AuditEvent, User
-from remediation_app.services import app_secrets, audit
+from remediation_app.models import AnalysisJob, AuditEvent, LLMProvider, User
+from remediation_app.services import app_secrets, audit, providers
 from remediation_app.services.alertmanager import NotificationIn
 from remediation_app.services.ingest import receive_notification
 from remediation_app.services.security import verify_password
@@ -335,6 +335,8 @@ PROTECTED: dict[str, Callable[[Any], bool]] = {
     "AdminUsersState": lambda s: bool(s.users),
     "AdminAuditState": lambda s: bool(s.rows or s.total),
     "AdminSettingsState": lambda s: bool(s.loaded or s.webhook_token_set),
+    "AlertAnalysisState": lambda s: bool(s.loaded or s.analyses or s.choices or s.queue_kind),
+    "AdminProvidersState": lambda s: bool(s.rows or s.loaded or s.editing_id),
 }
 for _cls_name, _protected in PROTECTED.items():
     DECISIONS[(_cls_name, "setvar")] = functools.partial(_setvar, cls_name=_cls_name, protected=_protected)
@@ -528,6 +530,187 @@ async def _settings_clear(w: World, _name: str) -> None:
     await _settings_change(w, "clear_webhook_token", [], expect_set=False)
 
 
+# --- Alert page: LLM analysis ------------------------------------------------------------------
+
+PROVIDER_KEY = "sk-roles-provider-key-1234567890"
+
+
+async def _stored_provider(w: World, name: str = "roles-llm") -> LLMProvider:
+    async with async_session() as session:
+        found = (await session.exec(select(LLMProvider).where(col(LLMProvider.name) == name))).first()
+        if found is not None:
+            return found
+        row = await providers.save_provider(
+            session,
+            providers.ProviderInput(name=name, model="openai/gpt-4o-mini", api_key=PROVIDER_KEY),
+            provider_id=None,
+            actor=w.admin,
+        )
+        await session.commit()
+        return row
+
+
+async def _jobs() -> list[AnalysisJob]:
+    async with async_session() as session:
+        return list((await session.exec(select(AnalysisJob).order_by(col(AnalysisJob.id)))).all())
+
+
+@decides(("AlertAnalysisState", "analyze"))
+async def _analysis_analyze(w: World, _name: str) -> None:
+    """Anonymous: sent to log in, nothing queued. A user and an admin: queued as themselves (the
+    admin's request takes over the user's still-queued job)."""
+    await _stored_provider(w)
+    for role in ROLES:
+        page = w.state(
+            _state_cls("AlertAnalysisState"), role, path=f"/alerts/{w.alert_id}", query={"alert_id": str(w.alert_id)}
+        )
+        result = await call(page, "analyze")
+        assert_no_secret_in_state(page, PROVIDER_KEY)
+        jobs = await _jobs()
+        if role == "anonymous":
+            assert redirect_of(result) == f"/login?next=/alerts/{w.alert_id}"
+            assert jobs == [] and not page.loaded and page.analyses == []
+        else:
+            assert result is None and page.refused == "", page.refused
+            assert len(jobs) == 1 and jobs[0].requested_by == f"user:roles-{role}" and not jobs[0].automatic
+            assert page.loaded and page.queue_kind == "queued"
+
+
+@decides(("AlertAnalysisState", "choose_provider"))
+async def _analysis_choose(w: World, _name: str) -> None:
+    """It only picks among the choices the tab was shown (none for a tab that loaded nothing)."""
+    for role in ROLES:
+        page = w.state(_state_cls("AlertAnalysisState"), role)
+        assert await call(page, "choose_provider", "7") is None
+        assert page.choice == ""
+        page.choices = [{"id": "7", "label": "x"}]
+        await call(page, "choose_provider", "7")
+        assert page.choice == "7"
+    assert await _jobs() == []
+
+
+# --- Providers admin page -----------------------------------------------------------------------
+
+
+async def _providers_snapshot() -> list[tuple[Any, ...]]:
+    async with async_session() as session:
+        rows = await providers.list_providers(session)
+    return sorted((r.id, r.name, r.model, r.api_key_ciphertext, r.is_default, r.enabled) for r in rows)
+
+
+async def _providers_change(
+    w: World,
+    handler: str,
+    args: Callable[[LLMProvider], list[Any]],
+    changed: Callable[[Any, LLMProvider], Awaitable[None]],
+    prepare: Callable[[Any, LLMProvider], None] = lambda page, row: None,
+) -> None:
+    """Refused (redirect, nothing shown, nothing changed) for anonymous and user; done for admin."""
+    row = await _stored_provider(w)
+    cls = _state_cls("AdminProvidersState")
+    for role in ROLES:
+        page = w.state(cls, role, path="/admin/providers")
+        prepare(page, row)
+        before = (await db_snapshot(), await _providers_snapshot())
+        result = await call(page, handler, *args(row))
+        assert_no_secret_in_state(page, PROVIDER_KEY, NEW_PASSWORD)
+        if role == "admin":
+            assert redirect_of(result) is None and page.error == "", (result, page.error)
+            await changed(page, row)
+        else:
+            expect_refused(result, role)
+            assert page.rows == [] and not page.loaded and page.editing_id == ""
+            assert (await db_snapshot(), await _providers_snapshot()) == before
+
+
+@decides(("AdminProvidersState", "load"))
+async def _providers_load(w: World, _name: str) -> None:
+    async def shown(page: Any, row: LLMProvider) -> None:
+        assert page.loaded and [r["name"] for r in page.rows] == ["roles-llm"]
+        assert page.rows[0]["has_api_key"] == "yes" and page.rows[0]["source"] == "database"
+
+    await _providers_change(w, "load", lambda row: [], shown)
+
+
+@decides(("AdminProvidersState", "start_edit"))
+async def _providers_edit(w: World, _name: str) -> None:
+    async def editing(page: Any, row: LLMProvider) -> None:
+        assert page.editing_id == str(row.id) and page.form["name"] == "roles-llm"
+        assert page.form["has_api_key"] == "true"
+
+    await _providers_change(w, "start_edit", lambda row: [str(row.id)], editing)
+
+
+@decides(("AdminProvidersState", "cancel_edit"))
+async def _providers_cancel(w: World, _name: str) -> None:
+    def edit(page: Any, row: LLMProvider) -> None:
+        page.editing_id = str(row.id)
+
+    async def cancelled(page: Any, row: LLMProvider) -> None:
+        assert page.editing_id == "" and page.form["name"] == ""
+
+    await _providers_change(w, "cancel_edit", lambda row: [], cancelled, prepare=edit)
+
+
+@decides(("AdminProvidersState", "save_provider"))
+async def _providers_save(w: World, _name: str) -> None:
+    form = {
+        "name": "roles-created-llm",
+        "model": "ollama/llama3",
+        "api_base": "http://127.0.0.1:11434",
+        "api_key": NEW_PASSWORD,
+        "temperature": "0.5",
+        "max_tokens": "800",
+        "timeout_s": "30",
+        "enabled": "on",
+    }
+
+    async def created(page: Any, row: LLMProvider) -> None:
+        async with async_session() as session:
+            query = select(LLMProvider).where(col(LLMProvider.name) == "roles-created-llm")
+            stored = (await session.exec(query)).one()
+            assert providers.config_of(stored).api_key == NEW_PASSWORD
+        assert (stored.model, stored.max_tokens, stored.temperature, stored.enabled) == (
+            "ollama/llama3",
+            800,
+            0.5,
+            True,
+        )
+        event = await last_event("provider.create")
+        assert (event.actor, event.target, event.address) == ("roles-admin", "roles-created-llm", CLIENT_IP)
+        assert NEW_PASSWORD not in json.dumps(event.details)
+        assert "roles-created-llm" in {r["name"] for r in page.rows}
+
+    await _providers_change(w, "save_provider", lambda row: [dict(form)], created)
+
+
+@decides(("AdminProvidersState", "delete_provider"))
+async def _providers_delete(w: World, _name: str) -> None:
+    async def deleted(page: Any, row: LLMProvider) -> None:
+        assert await _providers_snapshot() == []
+        event = await last_event("provider.delete")
+        assert (event.actor, event.target) == ("roles-admin", "roles-llm")
+
+    await _providers_change(w, "delete_provider", lambda row: [str(row.id)], deleted)
+
+
+@decides(("AdminProvidersState", "test_provider"))
+async def _providers_test(w: World, _name: str) -> None:
+    """The environment's provider (id 0) without LLM_MODEL: the test answers at once, with the reason."""
+
+    def listed(page: Any, row: LLMProvider) -> None:
+        page.rows = [{"id": "0", "name": "environment"}]
+
+    async def tested(page: Any, row: LLMProvider) -> None:
+        assert page.rows[0]["test_status"] == "failed" and page.rows[0]["test_message"] == "LLM_MODEL is not set"
+
+    await _providers_change(w, "test_provider", lambda row: ["0"], tested, prepare=listed)
+
+
+# --- Rules admin page: its decisions live in rules_page_roles.py (registered on import) --------
+
+from tests.unit import rules_page_roles  # noqa: E402, F401
+
 # --- The tests --------------------------------------------------------------------------------
 
 
@@ -546,6 +729,9 @@ def test_every_handler_has_a_role_decision() -> None:
         "AdminUsersState",
         "AdminAuditState",
         "AdminSettingsState",
+        "AlertAnalysisState",
+        "AdminProvidersState",
+        "AdminRulesState",
     } <= {cls for cls, _ in handlers}
 
 

@@ -1,0 +1,391 @@
+"""The analysis job queue, in the database: enqueue, claim (SKIP LOCKED), finish, retry, read.
+
+A job moves pending -> running -> succeeded | failed (or back to pending for a retry); automatic
+jobs may end cancelled (alert resolved, or waited too long). Every write after the claim is fenced
+by `locked_by`: a worker whose lease ran out (and whose job another worker took over) changes
+nothing, so a job's analysis is stored exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from remediation_app.models import IN_FLIGHT, Alert, Analysis, AnalysisJob, JobStatus, User, utcnow
+from remediation_app.services import providers
+from remediation_app.services.crypto import DecryptionError
+from remediation_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+JOBS = AnalysisJob.__table__  # type: ignore[attr-defined]
+# Literal (as in the partial index's definition): a bound IN list cannot go into an executemany.
+IN_FLIGHT_WHERE = sa.text("status IN ('pending', 'running')")
+JOBS_TOPIC = "jobs"
+ANALYSIS_TOPIC = "analysis"
+
+
+class AnalysisRefused(Exception):
+    """A user's request that cannot be queued; `status` is the HTTP status that fits."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    alert_id: int
+    provider_id: int | None
+    automatic: bool
+    attempts: int
+    max_attempts: int
+    requested_by: str
+    requested_by_user_id: int | None
+    created_at: datetime
+
+
+def _insert(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(JOBS).on_conflict_do_nothing(index_elements=["alert_id"], index_where=IN_FLIGHT_WHERE)
+
+
+async def enqueue_automatic(session: AsyncSession, alerts: list[tuple[int, str, str]]) -> list[int]:
+    """Queue rule-requested analyses for new firing alerts (alert_id, fingerprint, rule name), in the
+    caller's transaction. Skips fingerprints in flight or analysed within ANALYSIS_DEDUP_MINUTES.
+    Returns the alert ids queued."""
+    if not alerts:
+        return []
+    settings = get_settings()
+    now = utcnow()
+    fingerprints = sorted({fp for _, fp, _ in alerts})
+    recent = sa.or_(
+        col(AnalysisJob.status).in_(IN_FLIGHT),
+        sa.and_(
+            col(AnalysisJob.status) == JobStatus.SUCCEEDED.value,
+            col(AnalysisJob.finished_at) >= now - timedelta(minutes=settings.analysis_dedup_minutes),
+        ),
+    )
+    seen: set[str] = set()
+    for start in range(0, len(fingerprints), 500):
+        chunk = fingerprints[start : start + 500]
+        rows = await session.exec(
+            select(AnalysisJob.fingerprint).where(col(AnalysisJob.fingerprint).in_(chunk), recent).distinct()
+        )
+        seen.update(rows.all())
+    values: list[dict[str, Any]] = []
+    for alert_id, fingerprint, rule_name in alerts:
+        if fingerprint in seen:
+            continue
+        seen.add(fingerprint)  # the same fingerprint twice in one notification: analysed once
+        values.append(
+            {
+                "alert_id": alert_id,
+                "fingerprint": fingerprint,
+                "status": JobStatus.PENDING.value,
+                "provider_id": None,
+                "automatic": True,
+                "requested_by": f"rule:{rule_name or 'default action'}"[:255],
+                "requested_by_user_id": None,
+                "attempts": 0,
+                "max_attempts": settings.analysis_max_attempts,
+                "next_attempt_at": now,
+                "locked_by": "",
+                "last_error": "",
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    if values:
+        await session.exec(_insert(session.get_bind().dialect.name), params=values)
+    return [v["alert_id"] for v in values]
+
+
+async def request_analysis(
+    session: AsyncSession, alert_id: int, *, user: User, provider_id: int | None = None
+) -> AnalysisJob:
+    """A user asks for an analysis now (also bypasses the dedup window and the daily budget).
+
+    A queued automatic job for the alert becomes this request; a running one refuses (409). The
+    caller commits."""
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        raise AnalysisRefused("alert not found", 404)
+    try:
+        config = await providers.resolve(session, provider_id)
+    except providers.ProviderUnavailable as exc:
+        raise AnalysisRefused(str(exc), 422) from exc
+    except DecryptionError as exc:  # ENCRYPTION_KEY lost its old key: an admin re-enters the API key
+        raise AnalysisRefused(f"{exc}; an admin must enter the provider's API key again", 409) from exc
+    if config is None:
+        raise AnalysisRefused(
+            "no LLM provider is configured: an admin adds one on the LLM providers page (/admin/providers) "
+            "or sets LLM_MODEL",
+            409,
+        )
+    now = utcnow()
+    requested_by = f"user:{user.username}"[:255]
+    current = await in_flight_job(session, alert_id)
+    if current is not None:
+        if current.status == JobStatus.RUNNING.value:
+            raise AnalysisRefused("an analysis of this alert is already running", 409)
+        current.automatic, current.provider_id = False, provider_id
+        current.requested_by, current.requested_by_user_id = requested_by, user.id
+        # The user's request starts afresh: all its attempts, now (a queued retry's backoff is dropped).
+        current.attempts, current.last_error = 0, ""
+        current.next_attempt_at = current.updated_at = now
+        session.add(current)
+        await session.flush()
+        return current
+    job = AnalysisJob(
+        alert_id=alert_id,
+        fingerprint=alert.fingerprint,
+        provider_id=provider_id,
+        automatic=False,
+        requested_by=requested_by,
+        requested_by_user_id=user.id,
+        max_attempts=get_settings().analysis_max_attempts,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(job)
+    except sa.exc.IntegrityError as exc:  # another request queued one this instant
+        raise AnalysisRefused("an analysis of this alert was just queued", 409) from exc
+    return job
+
+
+async def in_flight_job(session: AsyncSession, alert_id: int) -> AnalysisJob | None:
+    rows = await session.exec(
+        select(AnalysisJob).where(col(AnalysisJob.alert_id) == alert_id, col(AnalysisJob.status).in_(IN_FLIGHT))
+    )
+    return rows.first()
+
+
+async def claim(session: AsyncSession, worker: str, *, include_automatic: bool = True) -> ClaimedJob | None:
+    """Take the next ready job (or one whose lease expired) and lease it to `worker`; the caller commits.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent claimers never take the same row. SQLite has
+    one writer at a time, so the single UPDATE is atomic there."""
+    now = utcnow()
+    lease = timedelta(seconds=get_settings().analysis_lease_seconds)
+    ready = sa.or_(
+        sa.and_(JOBS.c.status == JobStatus.PENDING.value, JOBS.c.next_attempt_at <= now),
+        sa.and_(JOBS.c.status == JobStatus.RUNNING.value, JOBS.c.lease_expires_at < now),
+    )
+    if not include_automatic:
+        ready = sa.and_(ready, JOBS.c.automatic.is_(False))
+    pick = (
+        sa.select(JOBS.c.id)
+        .where(ready)
+        # A user waiting at the alert page goes before the rules' backlog (False sorts first).
+        .order_by(JOBS.c.automatic, JOBS.c.next_attempt_at, JOBS.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    stmt = (
+        sa.update(JOBS)
+        .where(JOBS.c.id == pick)
+        .values(
+            status=JobStatus.RUNNING.value,
+            attempts=JOBS.c.attempts + 1,
+            lease_expires_at=now + lease,
+            locked_by=worker,
+            updated_at=now,
+        )
+        .returning(
+            JOBS.c.id,
+            JOBS.c.alert_id,
+            JOBS.c.provider_id,
+            JOBS.c.automatic,
+            JOBS.c.attempts,
+            JOBS.c.max_attempts,
+            JOBS.c.requested_by,
+            JOBS.c.requested_by_user_id,
+            JOBS.c.created_at,
+        )
+    )
+    row = (await session.exec(stmt)).first()
+    if row is None:
+        return None
+    return ClaimedJob(*row)
+
+
+def _mine(job_id: int, worker: str) -> Any:
+    return sa.and_(JOBS.c.id == job_id, JOBS.c.locked_by == worker, JOBS.c.status == JobStatus.RUNNING.value)
+
+
+async def renew_lease(session: AsyncSession, job_id: int, worker: str) -> bool:
+    """Extend the lease; False when the job is no longer ours (the caller should give up)."""
+    now = utcnow()
+    result = await session.exec(
+        sa.update(JOBS)
+        .where(_mine(job_id, worker))
+        .values(lease_expires_at=now + timedelta(seconds=get_settings().analysis_lease_seconds), updated_at=now)
+    )
+    return bool(result.rowcount)
+
+
+async def _finish(session: AsyncSession, job_id: int, worker: str, **values: Any) -> bool:
+    now = utcnow()
+    values.setdefault("updated_at", now)
+    result = await session.exec(sa.update(JOBS).where(_mine(job_id, worker)).values(lease_expires_at=None, **values))
+    return bool(result.rowcount)
+
+
+async def succeed(session: AsyncSession, job: ClaimedJob, worker: str, analysis: Analysis) -> bool:
+    """Mark the job done and store its analysis, in the caller's transaction; False (nothing stored)
+    when the lease was lost. The caller commits."""
+    now = utcnow()
+    if not await _finish(session, job.id, worker, status=JobStatus.SUCCEEDED.value, finished_at=now, last_error=""):
+        return False
+    analysis.created_at = now
+    session.add(analysis)
+    await session.flush()
+    return True
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff with jitter: uniform(c/2, c) where c = min(max, base * 2^(attempt-1))."""
+    settings = get_settings()
+    ceiling = min(settings.analysis_retry_max_seconds, settings.analysis_retry_base_seconds * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not a secret)
+
+
+async def retry_later(session: AsyncSession, job: ClaimedJob, worker: str, error: str) -> bool:
+    delay = backoff_seconds(job.attempts)
+    return await _finish(
+        session,
+        job.id,
+        worker,
+        status=JobStatus.PENDING.value,
+        next_attempt_at=utcnow() + timedelta(seconds=delay),
+        last_error=error,
+        locked_by="",
+    )
+
+
+async def fail(session: AsyncSession, job: ClaimedJob, worker: str, error: str) -> bool:
+    return await _finish(session, job.id, worker, status=JobStatus.FAILED.value, finished_at=utcnow(), last_error=error)
+
+
+async def cancel(session: AsyncSession, job: ClaimedJob, worker: str, reason: str) -> bool:
+    return await _finish(
+        session, job.id, worker, status=JobStatus.CANCELLED.value, finished_at=utcnow(), last_error=reason
+    )
+
+
+async def release(session: AsyncSession, job: ClaimedJob, worker: str) -> bool:
+    """Give a claimed job back untouched (shutdown, or nothing to run it with): the attempt does not count."""
+    return await _finish(
+        session,
+        job.id,
+        worker,
+        status=JobStatus.PENDING.value,
+        attempts=JOBS.c.attempts - 1,
+        locked_by="",
+    )
+
+
+async def cancel_stale(session: AsyncSession) -> list[int]:
+    """Cancel automatic jobs waiting longer than ANALYSIS_MAX_WAIT_MINUTES; returns their alert ids."""
+    now = utcnow()
+    cutoff = now - timedelta(minutes=get_settings().analysis_max_wait_minutes)
+    minutes = get_settings().analysis_max_wait_minutes
+    rows = await session.exec(
+        sa.update(JOBS)
+        .where(JOBS.c.status == JobStatus.PENDING.value, JOBS.c.automatic.is_(True), JOBS.c.created_at < cutoff)
+        .values(
+            status=JobStatus.CANCELLED.value,
+            finished_at=now,
+            updated_at=now,
+            last_error=f"cancelled: still waiting after {minutes:g} minutes (no provider, or the daily budget "
+            "was reached); use Analyze to run it",
+        )
+        .returning(JOBS.c.alert_id)
+    )
+    return [r[0] for r in rows.all()]
+
+
+async def queue_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.exec(select(AnalysisJob.status, func.count()).group_by(col(AnalysisJob.status)))
+    return {status: int(count) for status, count in rows.all()}
+
+
+def job_public(job: AnalysisJob) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "alert_id": job.alert_id,
+        "status": job.status,
+        "automatic": job.automatic,
+        "provider_id": job.provider_id,
+        "requested_by": job.requested_by,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "next_attempt_at": job.next_attempt_at.isoformat() if job.next_attempt_at else None,
+        "last_error": job.last_error,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+
+
+def analysis_public(analysis: Analysis) -> dict[str, Any]:
+    return {
+        "id": analysis.id,
+        "alert_id": analysis.alert_id,
+        "job_id": analysis.job_id,
+        "provider": analysis.provider_name,
+        "model": analysis.model,
+        "structured": analysis.structured,
+        "urgency": analysis.urgency or None,
+        **{
+            key: analysis.result.get(key)
+            for key in (
+                "root_cause",
+                "impact",
+                "immediate_actions",
+                "remediation_steps",
+                "prevention",
+                "confidence",
+                "needs_human",
+            )
+        },
+        "raw_text": analysis.raw_text,
+        "prompt_tokens": analysis.prompt_tokens,
+        "completion_tokens": analysis.completion_tokens,
+        "cost_usd": analysis.cost_usd,
+        "latency_ms": analysis.latency_ms,
+        "requested_by": analysis.requested_by,
+        "created_at": analysis.created_at.isoformat(),
+    }
+
+
+async def latest_job(session: AsyncSession, alert_id: int) -> AnalysisJob | None:
+    rows = await session.exec(
+        select(AnalysisJob)
+        .where(col(AnalysisJob.alert_id) == alert_id)
+        .order_by(col(AnalysisJob.created_at).desc(), col(AnalysisJob.id).desc())
+        .limit(1)
+    )
+    return rows.first()
+
+
+async def analyses_for(session: AsyncSession, alert_id: int, *, limit: int = 20) -> list[Analysis]:
+    rows = await session.exec(
+        select(Analysis)
+        .where(col(Analysis.alert_id) == alert_id)
+        .order_by(col(Analysis.created_at).desc(), col(Analysis.id).desc())
+        .limit(limit)
+    )
+    return list(rows.all())

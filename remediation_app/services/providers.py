@@ -1,0 +1,239 @@
+"""LLM providers: those an admin stored (API key encrypted, write-only) and the one from the environment."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from remediation_app.models import LLMProvider, User, utcnow
+from remediation_app.services import audit
+from remediation_app.services.crypto import decrypt, encrypt, record_name
+from remediation_app.services.llm import ProviderConfig
+from remediation_app.settings import get_settings
+
+ENV_PROVIDER_ID = 0
+ENV_PROVIDER_NAME = "environment"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+# provider/model as LiteLLM spells it: anthropic/claude-..., openai/gpt-..., ollama/llama3, gemini/...
+MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,254}$")
+MAX_KEY = 4096
+
+
+class ProviderError(ValueError):
+    """A provider that cannot be saved; names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass
+class ProviderInput:
+    """A form's fields. api_key: None keeps the stored key, "" removes it, text replaces it."""
+
+    name: str
+    model: str
+    api_base: str = ""
+    api_key: str | None = None
+    is_default: bool = False
+    enabled: bool = True
+    temperature: float = 0.2
+    max_tokens: int = 1500
+    timeout_s: float = 60.0
+
+
+def _validate(data: ProviderInput) -> None:
+    if not NAME_RE.match(data.name):
+        raise ProviderError("name", "1-100 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit")
+    if data.name.strip().lower() == ENV_PROVIDER_NAME:
+        raise ProviderError("name", f"{ENV_PROVIDER_NAME!r} is the provider from the environment")
+    if not MODEL_RE.match(data.model):
+        raise ProviderError("model", "a LiteLLM model string such as openai/gpt-4o-mini or ollama/llama3")
+    if data.api_base and not re.match(r"^https?://[^\s/]+", data.api_base):
+        raise ProviderError("api_base", "an http:// or https:// URL")
+    if len(data.api_base) > 1024:
+        raise ProviderError("api_base", "at most 1024 characters")
+    if data.api_key is not None:
+        if len(data.api_key) > MAX_KEY:
+            raise ProviderError("api_key", f"at most {MAX_KEY} characters")
+        if data.api_key != data.api_key.strip() or any(ord(c) < 0x20 for c in data.api_key):
+            raise ProviderError("api_key", "no spaces at the ends, no control characters")
+    if not (math.isfinite(data.temperature) and 0 <= data.temperature <= 2):
+        raise ProviderError("temperature", "between 0 and 2")
+    if not 16 <= data.max_tokens <= 200_000:
+        raise ProviderError("max_tokens", "between 16 and 200000")
+    if not (math.isfinite(data.timeout_s) and 1 <= data.timeout_s <= 3600):
+        raise ProviderError("timeout_s", "between 1 and 3600 seconds")
+
+
+def env_provider() -> ProviderConfig | None:
+    settings = get_settings()
+    if not settings.llm_model:
+        return None
+    return ProviderConfig(
+        id=ENV_PROVIDER_ID,
+        name=ENV_PROVIDER_NAME,
+        model=settings.llm_model,
+        api_base=settings.llm_api_base or "",
+        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "",
+        temperature=settings.llm_temperature,
+        max_tokens=settings.llm_max_tokens,
+        timeout_s=settings.llm_timeout_seconds,
+    )
+
+
+def _record(row: LLMProvider) -> str:
+    return record_name(LLMProvider.__tablename__, row.id, f"LLM provider {row.name!r} API key")
+
+
+def config_of(row: LLMProvider) -> ProviderConfig:
+    """The call configuration (decrypts the key: DecryptionError names the record)."""
+    assert row.id is not None
+    return ProviderConfig(
+        id=row.id,
+        name=row.name,
+        model=row.model,
+        api_base=row.api_base,
+        api_key=decrypt(row.api_key_ciphertext, record=_record(row)) if row.api_key_ciphertext else "",
+        temperature=row.temperature,
+        max_tokens=row.max_tokens,
+        timeout_s=row.timeout_s,
+    )
+
+
+async def list_providers(session: AsyncSession) -> list[LLMProvider]:
+    return list((await session.exec(select(LLMProvider).order_by(col(LLMProvider.name)))).all())
+
+
+async def default_provider(session: AsyncSession) -> ProviderConfig | None:
+    """The enabled provider marked default; else the environment's; else the first enabled one."""
+    rows = [r for r in await list_providers(session) if r.enabled]
+    marked = next((r for r in rows if r.is_default), None)
+    if marked is not None:
+        return config_of(marked)
+    env = env_provider()
+    if env is not None:
+        return env
+    return config_of(rows[0]) if rows else None
+
+
+async def any_provider(session: AsyncSession) -> bool:
+    """Is there anything to analyse with (an enabled stored provider or LLM_MODEL)?"""
+    if env_provider() is not None:
+        return True
+    found = await session.exec(select(LLMProvider.id).where(col(LLMProvider.enabled)).limit(1))
+    return found.first() is not None
+
+
+class ProviderUnavailable(Exception):
+    """The job's provider is gone or disabled: not worth retrying."""
+
+
+async def resolve(session: AsyncSession, provider_id: int | None) -> ProviderConfig | None:
+    """The configuration for a job: None when nothing is configured at all (the job waits)."""
+    if provider_id is None:
+        return await default_provider(session)
+    if provider_id == ENV_PROVIDER_ID:
+        env = env_provider()
+        if env is None:
+            raise ProviderUnavailable("the environment's provider is no longer configured (LLM_MODEL unset)")
+        return env
+    row = await session.get(LLMProvider, provider_id)
+    if row is None:
+        raise ProviderUnavailable(f"provider #{provider_id} was deleted")
+    if not row.enabled:
+        raise ProviderUnavailable(f"provider {row.name!r} is disabled")
+    return config_of(row)
+
+
+async def save_provider(
+    session: AsyncSession, data: ProviderInput, *, provider_id: int | None, actor: User, address: str = ""
+) -> LLMProvider:
+    """Create (provider_id None) or update a provider, audited (the key redacted). The caller commits."""
+    data.name, data.model, data.api_base = data.name.strip(), data.model.strip(), data.api_base.strip()
+    _validate(data)
+    if provider_id is None:
+        row = LLMProvider(name=data.name, model=data.model, created_at=utcnow())
+    else:
+        found = await session.get(LLMProvider, provider_id)
+        if found is None:
+            raise ProviderError("id", "no such provider (deleted meanwhile?)")
+        row = found
+    clash = await session.exec(select(LLMProvider.id).where(col(LLMProvider.name) == data.name))
+    other = clash.first()
+    if other is not None and other != provider_id:
+        raise ProviderError("name", f"a provider named {data.name!r} exists")
+    key_change = "kept"
+    if data.api_key is not None:
+        row.api_key_ciphertext = encrypt(data.api_key) if data.api_key else ""
+        key_change = "set" if data.api_key else "removed"
+    row.name, row.model, row.api_base = data.name, data.model, data.api_base
+    row.enabled, row.is_default = data.enabled, data.is_default and data.enabled
+    row.temperature, row.max_tokens, row.timeout_s = data.temperature, data.max_tokens, data.timeout_s
+    row.updated_at, row.updated_by = utcnow(), actor.username
+    if row.is_default:
+        await session.exec(update(LLMProvider).values(is_default=False).where(col(LLMProvider.id) != row.id))
+    session.add(row)
+    await session.flush()
+    audit.record(
+        session,
+        action="provider.create" if provider_id is None else "provider.update",
+        actor=actor,
+        target=row.name,
+        address=address,
+        # "auth" says what happened to the key (set, kept, removed); audit redacts "*key*" fields.
+        details={
+            **{k: v for k, v in provider_public(row).items() if k not in ("has_api_key", "source")},
+            "auth": key_change,
+        },
+    )
+    return row
+
+
+async def delete_provider(session: AsyncSession, provider_id: int, *, actor: User, address: str = "") -> None:
+    row = await session.get(LLMProvider, provider_id)
+    if row is None:
+        raise ProviderError("id", "no such provider (deleted meanwhile?)")
+    await session.delete(row)
+    audit.record(session, action="provider.delete", actor=actor, target=row.name, address=address)
+
+
+def provider_public(row: LLMProvider) -> dict[str, Any]:
+    """The browser's view: never the key, only whether one is stored."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "model": row.model,
+        "api_base": row.api_base,
+        "has_api_key": bool(row.api_key_ciphertext),
+        "is_default": row.is_default,
+        "enabled": row.enabled,
+        "temperature": row.temperature,
+        "max_tokens": row.max_tokens,
+        "timeout_s": row.timeout_s,
+        "source": "database",
+    }
+
+
+def env_provider_public() -> dict[str, Any] | None:
+    env = env_provider()
+    if env is None:
+        return None
+    return {
+        "id": ENV_PROVIDER_ID,
+        "name": env.name,
+        "model": env.model,
+        "api_base": env.api_base,
+        "has_api_key": bool(env.api_key),
+        "is_default": False,
+        "enabled": True,
+        "temperature": env.temperature,
+        "max_tokens": env.max_tokens,
+        "timeout_s": env.timeout_s,
+        "source": "environment",
+    }

@@ -1,0 +1,382 @@
+"""Deployment files, validated without Docker (it does not run on the development machines).
+
+- docker-compose.yml parses and has the services, healthchecks, profiles and settings it should;
+  `docker compose config -q` also checks it where the compose plugin is installed (skipped
+  otherwise: the docker CLI here has no compose plugin, and Debian ships none).
+- The Dockerfile and its entrypoint run the Makefile's commands (parsed from both files, not
+  copied into this test): bun version and install command, Reflex's environment, migrations and the
+  server command.
+- The entrypoint script starts the real app, outside Docker, with no Node.js on PATH (as in the
+  image's runtime stage), and the server stops cleanly on SIGTERM (what tini passes on).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from remediation_app.settings import Settings
+from tests.conftest import WEBHOOK_TOKEN, require_tool
+from tests.support.app_server import BIN, HOST, TOOLS_BIN, free_port
+from tests.support.payloads import am_alert, notification
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "Dockerfile"
+COMPOSE = ROOT / "docker-compose.yml"
+MAKEFILE = ROOT / "Makefile"
+ENTRYPOINT = ROOT / "remediation_app" / "deploy" / "docker-entrypoint.sh"
+ENV_EXAMPLE = ROOT / ".env.example"
+# Read by Reflex or granian rather than by Settings.
+NOT_SETTINGS = {"GRANIAN_WORKERS", "REFLEX_API_URL"}
+
+
+# --- parsing --------------------------------------------------------------------------------------
+
+
+def logical_lines(text: str) -> list[str]:
+    """Lines with backslash continuations joined and comments dropped (Dockerfile and Makefile)."""
+    lines, current = [], ""
+    for raw in text.splitlines():
+        if raw.lstrip().startswith("#") and not current:
+            continue
+        if raw.rstrip().endswith("\\"):
+            current += raw.rstrip()[:-1] + " "
+            continue
+        current += raw
+        if current.strip():
+            lines.append(current)
+        current = ""
+    return lines
+
+
+class Makefile:
+    def __init__(self, text: str) -> None:
+        self.variables: dict[str, str] = {}
+        self.exports: dict[str, str] = {}
+        self.recipes: dict[str, list[str]] = {}
+        target = None
+        for line in logical_lines(text):
+            if line.startswith("\t") and target:
+                self.recipes[target].append(line.strip())
+                continue
+            target = None
+            if m := re.match(r"export\s+(\w+)\s*:?=\s*(.*)$", line):
+                self.exports[m[1]] = m[2].strip()
+            elif m := re.match(r"(\w+)\s*(?::=|\?=|=)\s*(.*)$", line):
+                self.variables[m[1]] = m[2].strip()
+            elif m := re.match(r"([^\s:=]+)\s*:(?!=)", line):
+                target = self.expand(m[1])
+                self.recipes[target] = []
+
+    def expand(self, text: str, keep: tuple[str, ...] = ()) -> str:
+        """Expand $(VAR) recursively, except the names in `keep` (left as ${VAR}: a Docker ARG)."""
+
+        def one(m: re.Match[str]) -> str:
+            name = m[1]
+            if name in keep:
+                return "${" + name + "}"
+            return self.expand(self.variables.get(name, ""), keep)
+
+        return re.sub(r"\$\((\w+)\)", one, text)
+
+    def recipe(self, target: str, keep: tuple[str, ...] = ()) -> list[str]:
+        return [self.expand(line, keep).lstrip("@") for line in self.recipes[target]]
+
+
+class Dockerfile:
+    def __init__(self, text: str) -> None:
+        self.global_args: dict[str, str] = {}
+        self.stages: list[dict[str, Any]] = []
+        for line in logical_lines(text):
+            instruction, _, rest = line.strip().partition(" ")
+            instruction, rest = instruction.upper(), rest.strip()
+            if instruction == "FROM":
+                m = re.match(r"(\S+)(?:\s+AS\s+(\S+))?", rest, re.IGNORECASE)
+                assert m
+                self.stages.append({"from": m[1], "name": m[2], "env": {}, "args": {}, "lines": []})
+                continue
+            if not self.stages:
+                if instruction == "ARG":
+                    name, _, default = rest.partition("=")
+                    self.global_args[name] = default
+                continue
+            stage = self.stages[-1]
+            stage["lines"].append((instruction, rest))
+            if instruction == "ENV":
+                for token in shlex.split(rest):
+                    name, _, value = token.partition("=")
+                    stage["env"][name] = value
+            elif instruction == "ARG":
+                name, _, default = rest.partition("=")
+                stage["args"][name] = default
+
+    def stage(self, name: str) -> dict[str, Any]:
+        [found] = [stage for stage in self.stages if stage["name"] == name]
+        return found
+
+    def instructions(self, stage: str, instruction: str) -> list[str]:
+        return [rest for ins, rest in self.stage(stage)["lines"] if ins == instruction]
+
+    def base_image(self, stage: str) -> str:
+        image = self.stage(stage)["from"]
+        return re.sub(r"\$\{(\w+)\}", lambda m: self.global_args[m[1]], image)
+
+
+@pytest.fixture(scope="module")
+def make() -> Makefile:
+    return Makefile(MAKEFILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def docker() -> Dockerfile:
+    return Dockerfile(DOCKERFILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def server_command(make: Makefile) -> str:
+    """The command `make run` execs, without the venv's path: `reflex run --env prod ...`."""
+    [line] = [line for line in make.recipe("run") if line.startswith("exec ")]
+    return line.removeprefix("exec ").replace(f"{make.expand('$(BIN)')}/", "")
+
+
+def migrate_command(make: Makefile) -> str:
+    [line] = make.recipe("migrate")
+    return line.replace(f"{make.expand('$(BIN)')}/", "")
+
+
+def entrypoint_commands() -> list[str]:
+    return [
+        line.strip()
+        for line in ENTRYPOINT.read_text().splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+
+
+# --- Dockerfile and entrypoint against the Makefile ----------------------------------------------------
+
+
+def test_the_makefile_parses_as_expected(make):
+    # If these fail, the parser (not the Dockerfile) needs attention.
+    assert server_command(make).startswith("reflex run --env prod")
+    assert migrate_command(make) == "python -m remediation_app db upgrade"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", make.variables["BUN_VERSION"])
+    assert "REFLEX_USE_SYSTEM_BUN" in make.exports
+
+
+def test_dockerfile_is_multi_stage_on_python_311_bookworm(docker):
+    assert [stage["name"] for stage in docker.stages] == ["builder", "runtime"]
+    for stage in ("builder", "runtime"):
+        # One base for both: the venv copied from the builder runs on the runtime's Python.
+        assert docker.base_image(stage) == "python:3.11-slim-bookworm"
+
+
+def test_builder_installs_bun_exactly_like_the_makefile(docker, make):
+    assert docker.stage("builder")["args"]["BUN_VERSION"] == make.variables["BUN_VERSION"]
+    [npm_install] = [
+        line for line in make.recipe(make.expand("$(BUN)"), keep=("BUN_VERSION",)) if "npm install" in line
+    ]
+    runs = docker.instructions("builder", "RUN")
+    assert npm_install in runs, (npm_install, runs)
+    apt = next(run for run in runs if "apt-get install" in run)
+    assert "nodejs" in apt.split() and "npm" in apt.split()
+    # bun lands where the Makefile puts it, and that is on PATH in both stages.
+    bin_dir = "/app/" + make.expand("$(TOOLS)") + "/node_modules/.bin"
+    for stage in ("builder", "runtime"):
+        assert docker.stage(stage)["env"]["PATH"].split(":")[0] == bin_dir
+
+
+def test_builder_installs_the_requirements_and_builds_the_frontend(docker):
+    runs = " ".join(docker.instructions("builder", "RUN"))
+    assert "pip install -r requirements.txt" in runs
+    assert "reflex export --frontend-only" in runs
+    assert any(copy.split()[0] == "requirements.txt" for copy in docker.instructions("builder", "COPY"))
+
+
+def test_both_stages_have_the_makefiles_reflex_environment(docker, make):
+    for stage in ("builder", "runtime"):
+        env = docker.stage(stage)["env"]
+        for name, value in make.exports.items():
+            if name == "PATH":
+                continue
+            assert env.get(name) == value, (stage, name)
+
+
+def test_runtime_is_non_root_with_a_healthcheck_a_volume_and_tini(docker):
+    [user] = docker.instructions("runtime", "USER")
+    assert user not in ("root", "0")
+    env = docker.stage("runtime")["env"]
+    [healthcheck] = docker.instructions("runtime", "HEALTHCHECK")
+    assert "/healthz" in healthcheck and "CMD" in healthcheck
+    [volume] = docker.instructions("runtime", "VOLUME")
+    assert yaml.safe_load(volume) == [env["DATA_DIR"]]
+    [expose] = docker.instructions("runtime", "EXPOSE")
+    assert expose == env["PORT"] == str(Settings.model_fields["port"].default)
+    assert env["DATABASE_URL"] == f"sqlite:///{env['DATA_DIR']}/remediation.db"
+    [entrypoint] = docker.instructions("runtime", "ENTRYPOINT")
+    argv = yaml.safe_load(entrypoint)
+    assert argv[:2] == ["tini", "--"]
+    assert argv[-1] == "/app/" + str(ENTRYPOINT.relative_to(ROOT))
+    assert "tini" in " ".join(docker.instructions("runtime", "RUN"))
+    # The runtime stage gets no compilers or npm: only the venv and the app (with bun) from the builder.
+    copies = docker.instructions("runtime", "COPY")
+    assert copies and all(copy.startswith("--from=builder") for copy in copies)
+
+
+def test_entrypoint_migrates_then_execs_the_make_run_server(make):
+    commands = entrypoint_commands()
+    assert commands[0] == "set -eu"
+    assert commands[-1] == "exec " + server_command(make)
+    assert migrate_command(make) in commands
+    assert commands.index(migrate_command(make)) < len(commands) - 1
+    done = subprocess.run(["sh", "-n", str(ENTRYPOINT)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_dockerignore_keeps_local_builds_out_of_the_image():
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {".venv", ".tools", ".web", "data", ".env", ".git"} <= ignored
+
+
+# --- docker-compose.yml ----------------------------------------------------------------------------
+
+
+def test_compose_services_healthchecks_and_profiles(compose, docker):
+    services = compose["services"]
+    assert set(services) == {"db", "app", "redis", "ollama"}
+    db, app, redis, ollama = (services[name] for name in ("db", "app", "redis", "ollama"))
+
+    assert db["image"].startswith("postgres:")
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    assert "profiles" not in db and "profiles" not in app
+    assert app["build"] == "."
+    assert app["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert redis["profiles"] == ["scale"] and "redis-cli" in redis["healthcheck"]["test"]
+    assert ollama["profiles"] == ["ollama"] and ollama["healthcheck"]["test"]
+
+    # The app's data directory is the image's volume; the published port is the image's.
+    runtime_env = docker.stage("runtime")["env"]
+    assert any(volume.split(":")[1] == runtime_env["DATA_DIR"] for volume in app["volumes"])
+    assert all(port.rsplit(":", 1)[1] == runtime_env["PORT"] for port in app["ports"])
+
+
+def test_compose_app_environment_uses_real_settings(compose):
+    env = compose["services"]["app"]["environment"]
+    for required in ("DATABASE_URL", "WEBHOOK_TOKEN", "SECRET_KEY", "ENCRYPTION_KEY"):
+        assert required in env
+    assert env["DATABASE_URL"].startswith("postgresql+psycopg://") and "@db:5432/" in env["DATABASE_URL"]
+    assert ":?" in env["WEBHOOK_TOKEN"]  # compose refuses to start without a webhook token
+    known = {name.upper() for name in Settings.model_fields} | NOT_SETTINGS
+    assert set(env) <= known, set(env) - known
+
+
+def test_every_compose_variable_is_in_the_env_example():
+    used = set(re.findall(r"\$\{(\w+)", COMPOSE.read_text()))
+    example = {line.split("=", 1)[0] for line in ENV_EXAMPLE.read_text().splitlines() if "=" in line and line[0] != "#"}
+    assert used <= example, used - example
+
+
+def test_docker_compose_config_when_the_plugin_is_installed(tmp_path):
+    docker = shutil.which("docker")
+    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
+        pytest.skip("the docker compose plugin is not installed here (Debian has none); structure checked above")
+    env = {**os.environ, "POSTGRES_PASSWORD": "pw", "WEBHOOK_TOKEN": "token"}
+    for profiles in ([], ["--profile", "scale", "--profile", "ollama"]):
+        done = subprocess.run(
+            [docker, "compose", "-f", str(COMPOSE), *profiles, "config", "-q"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,  # no .env of the developer's
+        )
+        assert done.returncode == 0, done.stderr
+
+
+# --- the entrypoint, for real ----------------------------------------------------------------------
+
+
+NODE_TOOLS = {"node", "nodejs", "npm", "npx", "corepack"}
+
+
+def path_without_node(tmp_path: Path) -> str:
+    """PATH as in the runtime image: the venv, bun, and the system's tools without Node.js or npm."""
+    system = tmp_path / "system-bin"
+    system.mkdir()
+    for directory in ("/usr/local/bin", "/usr/bin", "/bin"):
+        with contextlib.suppress(FileNotFoundError):
+            for tool in Path(directory).iterdir():
+                target = system / tool.name
+                if tool.name not in NODE_TOOLS and not target.exists():
+                    target.symlink_to(tool)
+    return f"{BIN}:{TOOLS_BIN}:{system}"
+
+
+@pytest.mark.slow
+def test_entrypoint_starts_the_app_without_node_and_stops_on_sigterm(tmp_path, make):
+    require_tool(str(TOOLS_BIN / "bun"))
+    port = free_port()
+    env = {
+        "HOME": str(tmp_path / "home"),
+        **{name: value for name, value in make.exports.items() if name != "PATH"},
+        "PATH": path_without_node(tmp_path),
+        "PORT": str(port),
+        "DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'remediation.db'}",
+        "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+        "LOG_FORMAT": "json",
+        "REFLEX_WEB_WORKDIR": str(tmp_path / "web"),
+        "REFLEX_STATES_WORKDIR": str(tmp_path / "states"),
+    }
+    assert shutil.which("node", path=env["PATH"]) is None
+    log_path = tmp_path / "entrypoint.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            ["sh", str(ENTRYPOINT)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://{HOST}:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, log_path.read_text(errors="replace")[-4000:]
+            assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-4000:]
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.5)
+        assert httpx.get(f"{url}/healthz", timeout=5).json() == {"status": "ok"}
+        assert httpx.get(f"{url}/", timeout=10).status_code == 200  # the frontend was built (by bun alone)
+        webhook = httpx.post(
+            f"{url}/webhook/alerts",
+            json=notification(am_alert()),
+            headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"},
+            timeout=30,
+        )
+        assert webhook.status_code == 200, webhook.text
+        assert 'remediation_webhook_requests_total{status="200"} 1.0' in httpx.get(f"{url}/metrics", timeout=10).text
+        # exec: the shell became the server, so the signal tini sends reaches the server itself.
+        assert Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[1].endswith(b"reflex")
+
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) is not None
+        time.sleep(1)
+        leftover = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert leftover == [], f"processes left in the server's group: {leftover}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
