@@ -31,6 +31,7 @@ def layout(*children: rx.Component, title: str) -> rx.Component:
             rx.link(rx.heading("Remediation Engine", size="5"), href="/", underline="none"),
             rx.spacer(),
             rx.link("Alerts", href="/"),
+            rx.cond(AuthState.username != "", rx.link("Terminal", href="/terminal", id="nav-terminal")),
             rx.cond(
                 AuthState.is_admin,
                 rx.fragment(
@@ -39,6 +40,8 @@ def layout(*children: rx.Component, title: str) -> rx.Component:
                     rx.link("Audit log", href="/admin/audit", id="nav-audit"),
                     rx.link("Settings", href="/admin/settings", id="nav-settings"),
                     rx.link("LLM providers", href="/admin/providers", id="nav-providers"),
+                    rx.link("Servers", href="/admin/servers", id="nav-servers"),
+                    rx.link("Sessions", href="/admin/sessions", id="nav-sessions"),
                 ),
             ),
             rx.link("API docs", href="/docs", is_external=True),

@@ -16,11 +16,15 @@ from remediation_app.logs import configure_logging
 from remediation_app.pages.admin_audit import AdminAuditState, admin_audit_page
 from remediation_app.pages.admin_providers import AdminProvidersState, admin_providers_page
 from remediation_app.pages.admin_rules import AdminRulesState, admin_rules_page
+from remediation_app.pages.admin_servers import AdminServersState, admin_servers_page
+from remediation_app.pages.admin_sessions import AdminSessionsState, admin_sessions_page
 from remediation_app.pages.admin_settings import AdminSettingsState, admin_settings_page
 from remediation_app.pages.admin_users import AdminUsersState, admin_users_page
 from remediation_app.pages.alert import AlertPageState, alert_page
+from remediation_app.pages.alert_chat import AlertChatState
 from remediation_app.pages.dashboard import AlertsState, dashboard
 from remediation_app.pages.login import LoginState, login_page
+from remediation_app.pages.terminal import TerminalPanelState, terminal_page
 from remediation_app.services import metrics
 from remediation_app.services.auth import prune_login_attempts
 from remediation_app.services.events import bus
@@ -102,7 +106,7 @@ app.add_page(
     alert_page,
     route="/alerts/[alert_id]",
     title="Alert · Remediation Engine",
-    on_load=[AuthState.require_login, AlertPageState.watch],
+    on_load=[AuthState.require_login, AlertPageState.watch, AlertChatState.load, TerminalPanelState.for_alert],
 )
 # Admin pages: require_admin only redirects; every handler (load included) checks the admin itself.
 app.add_page(
@@ -134,5 +138,23 @@ app.add_page(
     route="/admin/providers",
     title="LLM providers · Remediation Engine",
     on_load=[AuthState.require_admin, AdminProvidersState.load],
+)
+app.add_page(
+    terminal_page,
+    route="/terminal",
+    title="Terminal · Remediation Engine",
+    on_load=[AuthState.require_login, TerminalPanelState.load],
+)
+app.add_page(
+    admin_servers_page,
+    route="/admin/servers",
+    title="SSH servers · Remediation Engine",
+    on_load=[AuthState.require_admin, AdminServersState.load],
+)
+app.add_page(
+    admin_sessions_page,
+    route="/admin/sessions",
+    title="Terminal sessions · Remediation Engine",
+    on_load=[AuthState.require_admin, AdminSessionsState.load],
 )
 app.register_lifespan_task(lifespan)

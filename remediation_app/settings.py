@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     # Automatic jobs still waiting after this long (no provider, budget reached) are cancelled.
     analysis_max_wait_minutes: float = Field(default=360.0, gt=0)
 
+    # Browser terminals (SSH).
+    terminal_ticket_seconds: int = Field(default=30, ge=5, le=600)
+    terminal_idle_minutes: float = Field(default=15.0, gt=0)
+    terminal_max_sessions_per_user: int = Field(default=3, ge=1, le=100)
+    terminal_recording_max_mb: int = Field(default=64, ge=1)
+
     redis_url: str | None = None
     notification_retention_days: int = Field(default=30, ge=1)
 

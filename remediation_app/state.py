@@ -32,6 +32,17 @@ LIVENESS_CHECK_S = 5.0
 MIN_REFRESH_INTERVAL_S = 0.2
 # Published (after commit) when a user's role, activity or password changes: live tabs re-check their login.
 USERS_TOPIC = "users"
+MAX_ALERT_ID = 2**31 - 1  # alerts.id is an INTEGER column: PostgreSQL refuses a larger parameter
+UNAVAILABLE = "The database is unavailable; try again in a moment."
+
+
+def route_alert_id(state: rx.State) -> int:
+    """The id in the URL (/alerts/<id>), or 0 when it cannot be an alert's id."""
+    # Reflex adds each dynamic route argument to the state tree as a var of the same name.
+    raw = str(getattr(state, "alert_id", ""))
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ALERT_ID))):
+        return 0
+    return int(raw) if int(raw) <= MAX_ALERT_ID else 0
 
 
 def _cookie(header: str, name: str) -> str | None:

@@ -2,7 +2,8 @@
 
 Everything the model wrote is untrusted text. Prose goes through `safe_markdown`: Markdown, never
 HTML (raw HTML in the text is shown as text), no math, no images. Commands are shown in code blocks
-(with a copy button), the unparsed raw answer as plain pre-wrapped text.
+(with a copy button and "Send to terminal", which pastes without running), the unparsed raw answer
+as plain pre-wrapped text.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import reflex as rx
 
 from remediation_app.components.badges import risk_badge, urgency_badge
+from remediation_app.components.send_to_terminal import send_to_terminal_button
 
 
 def _no_image(_value: object) -> rx.Component:
@@ -19,15 +21,16 @@ def _no_image(_value: object) -> rx.Component:
     return rx.text.span("[image omitted]", color_scheme="gray")
 
 
-def safe_markdown(text: rx.Var | str, **props: object) -> rx.Component:
+def safe_markdown(text: rx.Var | str, components: dict[str, Any] | None = None, **props: object) -> rx.Component:
     """Markdown without raw HTML: Reflex's default turns rehype-raw on, which would render a
-    `<script>` or `<img onerror>` in the text as elements; without it react-markdown shows them as text."""
+    `<script>` or `<img onerror>` in the text as elements; without it react-markdown shows them as text.
+    `components` adds to (or replaces) react-markdown's component map, e.g. {"pre": code block}."""
     return rx.markdown(
         text,
         use_raw=False,
         use_math=False,
         use_katex=False,
-        component_map={"img": _no_image},
+        component_map={**(components or {}), "img": _no_image},
         **props,
     )
 
@@ -59,9 +62,12 @@ def _action(action: Any) -> rx.Component:
         ),
         rx.cond(
             action.command != "",
-            rx.box(
-                rx.code_block(action.command, language="bash", can_copy=True, wrap_long_lines=True),
-                class_name="action-command",
+            rx.fragment(
+                rx.box(
+                    rx.code_block(action.command, language="bash", can_copy=True, wrap_long_lines=True),
+                    class_name="action-command",
+                ),
+                send_to_terminal_button(action.command),
             ),
         ),
         class_name="immediate-action",

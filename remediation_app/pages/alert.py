@@ -1,4 +1,5 @@
-"""One alert: labels, annotations (as text), links, notification timeline, the rule decision and its LLM analyses."""
+"""One alert: labels, annotations (as text), links, notification timeline, the rule decision, its LLM
+analyses, the chat, and a terminal (folded until opened; the alert's server preselected)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from remediation_app.pages.alert_analysis import (
     AnalysisPanel,
     analysis_section,
     load_analysis_panel,
-    route_alert_id,
 )
+from remediation_app.pages.alert_chat import AlertChatState
+from remediation_app.pages.alert_chat_view import chat_section
+from remediation_app.pages.terminal_panel_view import terminal_panel
 from remediation_app.services.alerts import alert_detail, alert_timeline, get_alert
 from remediation_app.services.auth import Forbidden
-from remediation_app.state import follow_events, user_from_cookies
+from remediation_app.state import follow_events, route_alert_id, user_from_cookies
 
 RUNBOOK_KEYS = ("runbook_url", "runbook")
 
@@ -62,6 +65,7 @@ class AlertPageState(rx.State):
             async with self:
                 self._forget_other_alert(-1)
                 (await self.get_state(AlertAnalysisState))._forget()
+                (await self.get_state(AlertChatState))._forget()
             raise
         data: dict[str, Any] | None = None
         timeline: list[dict[str, Any]] = []
@@ -204,6 +208,27 @@ def timeline_table() -> rx.Component:
     )
 
 
+def terminal_section() -> rx.Component:
+    """The terminal panel, folded until the user opens it (folding keeps a running session; "Send to
+    terminal" unfolds it). TerminalPanelState.for_alert (on load) preselected the alert's server."""
+    return rx.el.details(
+        rx.el.summary(
+            rx.heading("Terminal", size="4", display="inline"),
+            rx.text.span(
+                "  a shell on the alert's server: commands sent here wait for your Enter",
+                size="2",
+                color_scheme="gray",
+            ),
+            cursor="pointer",
+            id="alert-terminal-toggle",
+        ),
+        rx.box(terminal_panel(height="24em"), padding_top="0.75em", width="100%"),
+        id="alert-terminal",
+        width="100%",
+        margin_top="1.25em",
+    )
+
+
 def alert_page() -> rx.Component:
     return layout(
         rx.cond(AlertPageState.error != "", rx.callout(AlertPageState.error, color_scheme="red")),
@@ -213,6 +238,8 @@ def alert_page() -> rx.Component:
                 summary_card(),
                 rule_card(),
                 analysis_section(),
+                chat_section(),
+                terminal_section(),
                 _section("Labels", _kv_table(AlertPageState.labels, "labels")),
                 _section("Annotations", _kv_table(AlertPageState.annotations, "annotations")),
                 timeline_table(),

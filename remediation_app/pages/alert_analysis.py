@@ -28,20 +28,9 @@ from remediation_app.services.jobs import (
     latest_job,
     request_analysis,
 )
-from remediation_app.state import refusal, session_user
+from remediation_app.state import UNAVAILABLE, refusal, route_alert_id, session_user
 
-MAX_ALERT_ID = 2**31 - 1  # alerts.id is an INTEGER column: PostgreSQL refuses a larger parameter
 SHOWN_ANALYSES = 21  # the latest and up to 20 earlier ones
-UNAVAILABLE = "The database is unavailable; try again in a moment."
-
-
-def route_alert_id(state: rx.State) -> int:
-    """The id in the URL (/alerts/<id>), or 0 when it cannot be an alert's id."""
-    # Reflex adds each dynamic route argument to the state tree as a var of the same name.
-    raw = str(getattr(state, "alert_id", ""))
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ALERT_ID))):
-        return 0
-    return int(raw) if int(raw) <= MAX_ALERT_ID else 0
 
 
 @dataclasses.dataclass

@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from remediation_app.models import Analysis, utcnow
+from remediation_app.models import Analysis, ChatMessage, utcnow
 from remediation_app.settings import get_settings
 
 # How long a process trusts the budget check it made (the worker asks before every claim).
@@ -47,16 +47,23 @@ def _starts(now: datetime) -> tuple[datetime, datetime]:
     return day, day.replace(day=1)
 
 
-async def _totals(session: AsyncSession, since: datetime) -> tuple[float, int, int]:
-    tokens = func.coalesce(Analysis.prompt_tokens, 0) + func.coalesce(Analysis.completion_tokens, 0)
+async def _table_totals(session: AsyncSession, model: Any, since: datetime) -> tuple[float, int, int]:
+    tokens = func.coalesce(model.prompt_tokens, 0) + func.coalesce(model.completion_tokens, 0)
     row = (
         await session.exec(
             select(
-                func.coalesce(func.sum(Analysis.cost_usd), 0.0), func.coalesce(func.sum(tokens), 0), func.count()
-            ).where(col(Analysis.created_at) >= since)
+                func.coalesce(func.sum(model.cost_usd), 0.0), func.coalesce(func.sum(tokens), 0), func.count()
+            ).where(col(model.created_at) >= since)
         )
     ).one()
     return float(row[0] or 0.0), int(row[1] or 0), int(row[2])
+
+
+async def _totals(session: AsyncSession, since: datetime) -> tuple[float, int, int]:
+    """Cost, tokens and number of analyses since `since`; chat answers count towards cost and tokens."""
+    usd, tokens, count = await _table_totals(session, Analysis, since)
+    chat_usd, chat_tokens, _ = await _table_totals(session, ChatMessage, since)
+    return usd + chat_usd, tokens + chat_tokens, count
 
 
 async def spend(session: AsyncSession) -> Spend:

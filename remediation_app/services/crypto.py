@@ -106,7 +106,8 @@ async def rotate_all(session: AsyncSession) -> int:
     planned: list[tuple[EncryptedColumn, Any, str, str]] = []
     for entry in ENCRYPTED_COLUMNS:
         pk, column = entry.table.c[entry.pk], entry.table.c[entry.column]
-        rows = await session.exec(select(pk, column).where(column.is_not(None)).order_by(pk))
+        # "" means nothing stored (e.g. a provider without an API key).
+        rows = await session.exec(select(pk, column).where(column.is_not(None), column != "").order_by(pk))
         for ident, token in rows.all():
             record = record_name(entry.table.name, ident, entry.label)
             planned.append((entry, ident, token, reencrypt(token, record=record)))

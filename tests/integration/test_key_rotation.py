@@ -202,3 +202,26 @@ def test_a_database_not_migrated_fails_cleanly(keys, app_env, blank_database_url
     err = capsys.readouterr().err
     assert err.startswith("rotate-keys failed, nothing changed: database error:") and "app_secrets" in err
     assert "Traceback" not in err and KEY_A not in err
+
+
+def test_provider_keys_rotate_and_empty_ones_are_skipped(keys, db, capsys):
+    from remediation_app.services import providers
+
+    keys(KEY_A)
+
+    async def store() -> None:
+        admin = await add_user("rotator", "admin")
+        async with async_session() as session:
+            for name, key in (("with-key", "sk-rotate-me"), ("local", None)):
+                data = providers.ProviderInput(name=name, model="openai/gpt-4o-mini", api_key=key)
+                await providers.save_provider(session, data, provider_id=None, actor=admin)
+            await session.commit()
+
+    run(store)
+    [before] = db.rows("SELECT api_key_ciphertext FROM llm_providers WHERE name = 'with-key'")
+    keys(f"{KEY_B},{KEY_A}")
+    assert cli.main(["rotate-keys"]) == 0
+    assert "re-encrypted 1 secret with the newest key" in capsys.readouterr().out
+    rows = {r["name"]: r["api_key_ciphertext"] for r in db.rows("SELECT name, api_key_ciphertext FROM llm_providers")}
+    assert rows["local"] == "" and rows["with-key"] != before["api_key_ciphertext"]
+    assert Fernet(KEY_B.encode()).decrypt(rows["with-key"].encode()).decode() == "sk-rotate-me"

@@ -41,6 +41,15 @@ ACCESS: dict[tuple[str, str], str] = {
     ("DELETE", "/api/providers/{provider_id}"): ADMIN,
     ("POST", "/api/providers/{provider_id}/test"): ADMIN,
     ("GET", "/api/costs"): LOGIN,
+    ("GET", "/api/ssh-servers"): LOGIN,
+    ("POST", "/api/ssh-servers"): ADMIN,
+    ("PUT", "/api/ssh-servers/{server_id}"): ADMIN,
+    ("DELETE", "/api/ssh-servers/{server_id}"): ADMIN,
+    ("POST", "/api/ssh-servers/{server_id}/host-key"): ADMIN,
+    ("POST", "/api/ssh-servers/{server_id}/host-key/accept"): ADMIN,
+    ("POST", "/api/terminal/tickets"): LOGIN,
+    ("GET", "/api/terminal/sessions"): ADMIN,
+    ("GET", "/api/terminal/sessions/{session_id}/recording"): ADMIN,
     ("GET", "/api/audit"): ADMIN,
 }
 CALLERS = ["anonymous", "user", "admin", "deactivated user", "revoked token", "garbage token"]

@@ -203,6 +203,9 @@ class RecordedRequest:
     received_at: float  # time.monotonic()
     step: Step | None = None  # what answered it (None for /v1/models and 404s)
     disconnected: bool = False  # the client went away before the answer was complete
+    # Wall-clock time (time.time()) at which the first piece of text of a streamed answer was written
+    # to the socket (benchmarks compare it with when the page shows it).
+    first_token_at: float | None = None
 
     @property
     def stream(self) -> bool:
@@ -705,6 +708,8 @@ class FakeLLM:
             if i > 0:
                 await conn.pause(between)
             await conn.write(event({"content": piece}))
+            if record.first_token_at is None and piece:
+                record.first_token_at = time.time()
         if fail_after is not None:
             conn.abort()  # no final chunk, no [DONE], no terminating zero-length chunk
             raise _Gone

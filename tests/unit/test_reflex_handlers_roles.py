@@ -709,7 +709,8 @@ async def _providers_test(w: World, _name: str) -> None:
 
 # --- Rules admin page: its decisions live in rules_page_roles.py (registered on import) --------
 
-from tests.unit import rules_page_roles  # noqa: E402, F401
+# (and the alert page's chat: chat_page_roles.py; the terminal and its admin pages: terminal_page_roles.py)
+from tests.unit import chat_page_roles, rules_page_roles, terminal_page_roles  # noqa: E402, F401
 
 # --- The tests --------------------------------------------------------------------------------
 
@@ -732,6 +733,9 @@ def test_every_handler_has_a_role_decision() -> None:
         "AlertAnalysisState",
         "AdminProvidersState",
         "AdminRulesState",
+        "TerminalPanelState",
+        "AdminServersState",
+        "AdminSessionsState",
     } <= {cls for cls, _ in handlers}
 
 

@@ -1,0 +1,40 @@
+"""The "Send to terminal" button next to a command (an analysis' immediate action, a code block in
+a chat answer) on the alert page.
+
+It pastes the command into the page's terminal without pressing Enter (components/xterm.py says
+how: nothing runs until the user presses Enter, several lines only with bracketed paste). When the
+browser cannot paste (no terminal open, several lines without bracketed paste) a toast says why.
+
+With `track_terminal` (the default) the button is also disabled, with the tooltip "Open a terminal
+first", while the page has no connected terminal. Chat code blocks pass False: they are rendered
+inside react-markdown's component map, where a state var would be a React hook called once per
+code block (React error #310 as soon as an answer adds one), so there the toast says it.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from remediation_app.components.xterm import paste_to_terminal
+from remediation_app.pages.terminal_panel import TerminalPanelState
+
+READY_HINT = "Paste into the terminal below; nothing runs until you press Enter there"
+CLOSED_HINT = "Open a terminal first (Terminal section below)"
+
+
+def send_to_terminal_button(command: rx.Var[str], *, track_terminal: bool = True) -> rx.Component:
+    connected = TerminalPanelState.connected
+    hint: rx.Var[str] | str = rx.cond(connected, READY_HINT, CLOSED_HINT) if track_terminal else READY_HINT
+    tracked = {"disabled": ~connected} if track_terminal else {}
+    button = rx.button(
+        rx.icon("square-terminal", size=14),
+        "Send to terminal",
+        on_click=paste_to_terminal(command),
+        size="1",
+        variant="soft",
+        type="button",
+        title=hint,
+        class_name="send-to-terminal",
+        **tracked,
+    )
+    return rx.el.span(button, title=hint, display="inline-block")  # the title also shows over a disabled button

@@ -1,0 +1,28 @@
+"""The terminal page (/terminal, any logged-in user): the terminal panel on a page of its own.
+
+`/terminal?server=<id>` preselects a server; `&alert=<id>` ties the session to an alert.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from remediation_app.layout import layout
+from remediation_app.pages.terminal_panel import TerminalPanelState
+from remediation_app.pages.terminal_panel_view import terminal_panel
+
+__all__ = ["TerminalPanelState", "terminal_page"]
+
+
+def terminal_page() -> rx.Component:
+    return layout(
+        rx.text(
+            "A shell on a server, over SSH from the engine. Everything shown and typed is recorded; "
+            "the session closes after a while without input.",
+            size="2",
+            color_scheme="gray",
+            margin_bottom="1em",
+        ),
+        terminal_panel(height="32em"),
+        title="Terminal",
+    )

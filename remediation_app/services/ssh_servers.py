@@ -1,0 +1,278 @@
+"""SSH targets: stored with encrypted, write-only credentials and a pinned host key.
+
+A server's host key is fetched, shown as its SHA256 fingerprint, and stored only when an admin
+accepts that fingerprint; until then nobody can open it, and afterwards a different key refuses
+the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import asyncssh
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from remediation_app.models import Role, SSHServer, User, utcnow
+from remediation_app.services import audit
+from remediation_app.services.crypto import decrypt, encrypt, record_name
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:.]+\]?$")
+USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+ENV_RE = re.compile(r"^[A-Za-z0-9._-]{0,64}$")
+SECRET_MAX = 16_384
+FETCH_TIMEOUT_S = 10.0
+
+
+class ServerError(ValueError):
+    """A server that cannot be saved or reached; names the field where there is one."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+
+
+@dataclass
+class ServerInput:
+    """Form fields. Secrets: None keeps what is stored, "" removes it, text replaces it."""
+
+    name: str
+    host: str
+    username: str
+    port: int = 22
+    auth_method: str = "key"
+    private_key: str | None = None
+    passphrase: str | None = None
+    password: str | None = None
+    environment: str = ""
+    allowed_roles: tuple[str, ...] = (Role.ADMIN.value,)
+
+
+def _check_secret(field: str, value: str | None) -> None:
+    if value is not None and (len(value) > SECRET_MAX or "\x00" in value):
+        raise ServerError(field, f"at most {SECRET_MAX} characters, no NUL")
+
+
+def _validate(data: ServerInput) -> None:
+    if not NAME_RE.match(data.name):
+        raise ServerError("name", "1-100 letters, digits, '.', '_' or '-'")
+    if not HOST_RE.match(data.host):
+        raise ServerError("host", "a host name or an IP address")
+    if not 1 <= data.port <= 65535:
+        raise ServerError("port", "between 1 and 65535")
+    if not USER_RE.match(data.username):
+        raise ServerError("username", "a user name (letters, digits, '_', '.', '-')")
+    if data.auth_method not in ("key", "password"):
+        raise ServerError("auth_method", "key or password")
+    if not ENV_RE.match(data.environment):
+        raise ServerError("environment", "up to 64 letters, digits, '.', '_' or '-'")
+    roles = set(data.allowed_roles)
+    if not roles or not roles <= {r.value for r in Role}:
+        raise ServerError("allowed_roles", "admin, user, or both")
+    for field in ("private_key", "passphrase", "password"):
+        _check_secret(field, getattr(data, field))
+    if data.private_key:
+        try:
+            asyncssh.import_private_key(data.private_key, data.passphrase or None)
+        except (asyncssh.KeyImportError, ValueError) as exc:
+            raise ServerError("private_key", f"not a usable private key ({exc})") from None
+
+
+def _record(row: SSHServer, what: str) -> str:
+    return record_name(SSHServer.__tablename__, row.id, f"SSH server {row.name!r} {what}")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    private_key: str = ""
+    passphrase: str = ""
+    password: str = ""
+
+    def __repr__(self) -> str:
+        return "Credentials(...)"
+
+
+def credentials(row: SSHServer) -> Credentials:
+    """The server's secrets, decrypted (DecryptionError names the record)."""
+
+    def open_(token: str, what: str) -> str:
+        return decrypt(token, record=_record(row, what)) if token else ""
+
+    return Credentials(
+        private_key=open_(row.private_key_ciphertext, "private key"),
+        passphrase=open_(row.passphrase_ciphertext, "key passphrase"),
+        password=open_(row.password_ciphertext, "password"),
+    )
+
+
+async def list_servers(session: AsyncSession) -> list[SSHServer]:
+    return list((await session.exec(select(SSHServer).order_by(col(SSHServer.name)))).all())
+
+
+def may_open(row: SSHServer, user: User) -> bool:
+    return user.role == Role.ADMIN.value or user.role in row.allowed_roles
+
+
+async def servers_for(session: AsyncSession, user: User) -> list[SSHServer]:
+    return [row for row in await list_servers(session) if may_open(row, user)]
+
+
+def match_instance(rows: list[SSHServer], instance: str) -> SSHServer | None:
+    """The server an alert's `instance` label points at: host (without the port) equal to a
+    server's host or name, case-insensitively."""
+    host = instance.strip().lower()
+    if host.startswith("[") and "]" in host:
+        host = host[1 : host.index("]")]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    if not host:
+        return None
+    return next((r for r in rows if host in (r.host.lower(), r.name.lower())), None)
+
+
+async def save_server(
+    session: AsyncSession, data: ServerInput, *, server_id: int | None, actor: User, address: str = ""
+) -> SSHServer:
+    """Create or update (audited; secrets redacted). Changing host or port forgets the pinned key."""
+    data.name, data.host, data.username = data.name.strip(), data.host.strip(), data.username.strip()
+    data.environment = data.environment.strip()
+    _validate(data)
+    if server_id is None:
+        row = SSHServer(name=data.name, host=data.host, username=data.username, created_at=utcnow())
+    else:
+        found = await session.get(SSHServer, server_id)
+        if found is None:
+            raise ServerError("id", "no such server (deleted meanwhile?)")
+        row = found
+    clash = (await session.exec(select(SSHServer.id).where(col(SSHServer.name) == data.name))).first()
+    if clash is not None and clash != server_id:
+        raise ServerError("name", f"a server named {data.name!r} exists")
+    if server_id is not None and (row.host, row.port) != (data.host, data.port):
+        row.host_key = row.host_key_fingerprint = row.host_key_accepted_by = ""
+        row.host_key_accepted_at = None
+    changes = {}
+    for field, column in (
+        ("private_key", "private_key_ciphertext"),
+        ("passphrase", "passphrase_ciphertext"),
+        ("password", "password_ciphertext"),
+    ):
+        value = getattr(data, field)
+        if value is not None:
+            setattr(row, column, encrypt(value) if value else "")
+            changes[field] = "set" if value else "removed"
+    row.host, row.port, row.username, row.name = data.host, data.port, data.username, data.name
+    row.auth_method, row.environment = data.auth_method, data.environment
+    row.allowed_roles = sorted(set(data.allowed_roles))
+    row.updated_at, row.updated_by = utcnow(), actor.username
+    if row.auth_method == "key" and not row.private_key_ciphertext:
+        raise ServerError("private_key", "key authentication needs a private key")
+    if row.auth_method == "password" and not row.password_ciphertext:
+        raise ServerError("password", "password authentication needs a password")
+    session.add(row)
+    await session.flush()
+    audit.record(
+        session,
+        action="ssh_server.create" if server_id is None else "ssh_server.update",
+        actor=actor,
+        target=row.name,
+        address=address,
+        # Only what the audit log can show in full ("*key*"/"*pass*" fields would be redacted anyway).
+        details={
+            **{k: v for k, v in server_public(row).items() if k in ("host", "port", "username", "environment")},
+            "auth_method": row.auth_method,
+            "allowed_roles": list(row.allowed_roles),
+            "changed": [f"{field.replace('_', ' ')} {change}" for field, change in changes.items()],
+        },
+    )
+    return row
+
+
+async def delete_server(session: AsyncSession, server_id: int, *, actor: User, address: str = "") -> None:
+    row = await session.get(SSHServer, server_id)
+    if row is None:
+        raise ServerError("id", "no such server (deleted meanwhile?)")
+    await session.delete(row)
+    audit.record(session, action="ssh_server.delete", actor=actor, target=row.name, address=address)
+
+
+@dataclass(frozen=True)
+class HostKey:
+    line: str  # OpenSSH public key line
+    fingerprint: str  # SHA256:...
+    algorithm: str
+
+
+async def fetch_host_key(host: str, port: int) -> HostKey:
+    """The key the server presents now (no authentication). ServerError with the reason if unreachable."""
+    try:
+        async with asyncio.timeout(FETCH_TIMEOUT_S):
+            key = await asyncssh.get_server_host_key(host, port)
+    except TimeoutError:
+        raise ServerError("", f"no answer from {host}:{port} within {FETCH_TIMEOUT_S:g} s") from None
+    except (OSError, asyncssh.Error) as exc:
+        raise ServerError("", f"cannot reach {host}:{port}: {exc}") from None
+    if key is None:
+        raise ServerError("", f"{host}:{port} presented no host key")
+    return HostKey(
+        line=key.export_public_key().decode().strip(),
+        fingerprint=key.get_fingerprint("sha256"),
+        algorithm=key.get_algorithm(),
+    )
+
+
+async def accept_host_key(
+    session: AsyncSession, server_id: int, fingerprint: str, *, actor: User, address: str = ""
+) -> SSHServer:
+    """Pin the key the server presents now, if its fingerprint is the one the admin was shown."""
+    row = await session.get(SSHServer, server_id)
+    if row is None:
+        raise ServerError("id", "no such server (deleted meanwhile?)")
+    key = await fetch_host_key(row.host, row.port)
+    if key.fingerprint != fingerprint:
+        audit.record(
+            session,
+            action="ssh_server.host_key",
+            actor=actor,
+            target=row.name,
+            address=address,
+            success=False,
+            details={"shown": fingerprint[:128], "presented": key.fingerprint},
+        )
+        raise ServerError("", f"the server now presents {key.fingerprint}, not the {fingerprint[:128]} you accepted")
+    previous = row.host_key_fingerprint
+    row.host_key, row.host_key_fingerprint = key.line, key.fingerprint
+    row.host_key_accepted_by, row.host_key_accepted_at = actor.username, utcnow()
+    session.add(row)
+    audit.record(
+        session,
+        action="ssh_server.host_key",
+        actor=actor,
+        target=row.name,
+        address=address,
+        details={"fingerprint": key.fingerprint, "previous": previous},
+    )
+    return row
+
+
+def server_public(row: SSHServer) -> dict[str, Any]:
+    """The browser's view: never a credential, only whether one is stored."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "host": row.host,
+        "port": row.port,
+        "username": row.username,
+        "auth_method": row.auth_method,
+        "has_private_key": bool(row.private_key_ciphertext),
+        "has_passphrase": bool(row.passphrase_ciphertext),
+        "has_password": bool(row.password_ciphertext),
+        "environment": row.environment,
+        "allowed_roles": list(row.allowed_roles),
+        "host_key_fingerprint": row.host_key_fingerprint,
+        "host_key_accepted_by": row.host_key_accepted_by,
+        "host_key_accepted_at": row.host_key_accepted_at.isoformat() if row.host_key_accepted_at else None,
+    }

@@ -1,0 +1,476 @@
+"""Browser terminals: one-time tickets, and the bridge from a WebSocket to an AsyncSSH PTY.
+
+Protocol on the WebSocket (same origin, /ws/terminal?ticket=...):
+- browser -> server, text frames of JSON: {"type": "input", "data": "..."},
+  {"type": "resize", "cols": C, "rows": R}, {"type": "ack", "bytes": N} (N bytes of output written
+  to the screen since the last ack);
+- server -> browser: binary frames of terminal output, and text frames of JSON:
+  {"type": "ready", "session_id": N, "server": "..."}, {"type": "exit", "status": S, "reason": "..."},
+  {"type": "error", "message": "..."}.
+
+Flow control (the xterm.js guide's watermarks): the server stops reading from SSH while more than
+HIGH_WATER bytes are sent but not acknowledged and resumes below LOW_WATER. SSH's own window (kept
+small) then holds the remote program back, so `yes` or `cat` of a huge file cannot grow server
+memory, and Ctrl-C reaches the PTY at once (input is never queued behind output).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import asyncssh
+import sqlalchemy as sa
+from sqlmodel import col, func, select
+
+from remediation_app.db import async_session
+from remediation_app.models import SSHServer, TerminalSession, TerminalTicket, User, utcnow
+from remediation_app.services import audit, metrics
+from remediation_app.services.crypto import DecryptionError
+from remediation_app.services.recording import Recorder
+from remediation_app.services.ssh_servers import credentials, may_open
+from remediation_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+TICKETS = TerminalTicket.__table__  # type: ignore[attr-defined]
+HIGH_WATER = 256 * 1024
+LOW_WATER = 64 * 1024
+SSH_WINDOW = 128 * 1024
+READ_SIZE = 32 * 1024
+MAX_MESSAGE = 64 * 1024
+HEARTBEAT_S = 30.0
+CONNECT_TIMEOUT_S = 15.0
+TERM = "xterm-256color"
+
+
+class TerminalRefused(Exception):
+    """Why a terminal cannot open, for the user (never a stack trace); `code` for the audit log."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_ticket(user: User, server_id: int, alert_id: int | None = None) -> str:
+    """A ticket for `user` to open `server_id` once, within TERMINAL_TICKET_SECONDS. Refused if the
+    user may not open that server or its host key is not accepted yet."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    async with async_session() as session:
+        server = await session.get(SSHServer, server_id)
+        refusal = None
+        if server is None:
+            refusal = TerminalRefused("no such server", "unknown_server")
+        elif not may_open(server, user):
+            refusal = TerminalRefused(f"your role may not open {server.name}", "role")
+        elif not server.host_key:
+            refusal = TerminalRefused(
+                f"{server.name}'s host key is not accepted yet (an admin does that)", "no_host_key"
+            )
+        if refusal is not None:
+            audit.record(
+                session,
+                action="terminal.refused",
+                actor=user,
+                target=server.name if server else f"#{server_id}",
+                success=False,
+                details={"reason": refusal.code, "message": str(refusal)},
+            )
+            await session.commit()
+            raise refusal
+        assert server is not None and user.id is not None
+        session.add(
+            TerminalTicket(
+                token_hash=_hash(token),
+                user_id=user.id,
+                server_id=server_id,
+                alert_id=alert_id,
+                expires_at=now + timedelta(seconds=get_settings().terminal_ticket_seconds),
+                created_at=now,
+            )
+        )
+        # Old tickets are of no use to anyone: keep the table small.
+        await session.exec(sa.delete(TICKETS).where(TICKETS.c.expires_at < now - timedelta(hours=1)))
+        await session.commit()
+    return token
+
+
+@dataclass(frozen=True)
+class Grant:
+    user: User
+    server: SSHServer
+    alert_id: int | None
+
+
+async def redeem_ticket(token: str) -> Grant:
+    """Use a ticket (once): the user (checked again now) and the server it opens."""
+    if not token or len(token) > 200:
+        raise TerminalRefused("no ticket", "no_ticket")
+    now = utcnow()
+    async with async_session() as session:
+        row = (
+            await session.exec(
+                sa.update(TICKETS)
+                .where(TICKETS.c.token_hash == _hash(token), TICKETS.c.used_at.is_(None), TICKETS.c.expires_at > now)
+                .values(used_at=now)
+                .returning(TICKETS.c.user_id, TICKETS.c.server_id, TICKETS.c.alert_id)
+            )
+        ).first()
+        await session.commit()
+        if row is None:
+            used = (
+                await session.exec(select(TerminalTicket).where(col(TerminalTicket.token_hash) == _hash(token)))
+            ).first()
+            if used is not None and used.used_at is not None:
+                raise TerminalRefused("this ticket was already used", "ticket_reused")
+            raise TerminalRefused("invalid or expired ticket", "bad_ticket")
+        user_id, server_id, alert_id = row
+        user = await session.get(User, user_id)
+        server = await session.get(SSHServer, server_id)
+    if user is None or not user.is_active:
+        raise TerminalRefused("your login is no longer valid", "user")
+    if server is None:
+        raise TerminalRefused("the server was deleted", "unknown_server")
+    if not may_open(server, user):
+        raise TerminalRefused(f"your role may not open {server.name}", "role")
+    return Grant(user, server, alert_id)
+
+
+async def open_sessions(user_id: int) -> int:
+    """The user's sessions that are open now (a process that died stops its heartbeat)."""
+    stale = utcnow() - timedelta(seconds=HEARTBEAT_S * 3)
+    async with async_session() as session:
+        count = (
+            await session.exec(
+                select(func.count())
+                .select_from(TerminalSession)
+                .where(
+                    col(TerminalSession.user_id) == user_id,
+                    col(TerminalSession.ended_at).is_(None),
+                    col(TerminalSession.heartbeat_at) >= stale,
+                )
+            )
+        ).one()
+    return int(count)
+
+
+def _known_hosts(server: SSHServer) -> Any:
+    """Trust exactly the pinned key (never the first key a host presents)."""
+    key = asyncssh.import_public_key(server.host_key)
+    return ([key], [], [])
+
+
+def _refusal_of(exc: BaseException, server: SSHServer) -> TerminalRefused:
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        return TerminalRefused(
+            f"{server.name} presented a host key other than the accepted {server.host_key_fingerprint}: "
+            "connection refused (if the server was reinstalled, an admin must fetch and accept the new key)",
+            "host_key_changed",
+        )
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return TerminalRefused(f"{server.name} refused the login for {server.username}: wrong credentials", "auth")
+    if isinstance(exc, TimeoutError):
+        return TerminalRefused(f"no answer from {server.host}:{server.port}", "unreachable")
+    if isinstance(exc, OSError):
+        return TerminalRefused(f"cannot reach {server.host}:{server.port}: {exc.strerror or exc}", "unreachable")
+    if isinstance(exc, DecryptionError):
+        return TerminalRefused(f"{exc}; an admin must enter the credentials again", "decrypt")
+    if isinstance(exc, asyncssh.Error):
+        return TerminalRefused(f"SSH error from {server.name}: {exc.reason}", "ssh")
+    return TerminalRefused(f"cannot open {server.name}: {type(exc).__name__}", "error")
+
+
+async def connect(server: SSHServer) -> asyncssh.SSHClientConnection:
+    """An SSH connection with the pinned host key and the stored credentials; TerminalRefused if not."""
+    try:
+        secret = credentials(server)
+        options: dict[str, Any] = {
+            "username": server.username,
+            "known_hosts": _known_hosts(server),
+            "agent_path": None,
+            "client_keys": None,
+            "password": None,
+            "config": None,
+            "preferred_auth": "publickey" if server.auth_method == "key" else "keyboard-interactive,password",
+        }
+        if server.auth_method == "key":
+            options["client_keys"] = [asyncssh.import_private_key(secret.private_key, secret.passphrase or None)]
+        else:
+            options["password"] = secret.password
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            return await asyncssh.connect(server.host, server.port, **options)
+    except (OSError, TimeoutError, asyncssh.Error, DecryptionError, asyncssh.KeyImportError) as exc:
+        raise _refusal_of(exc, server) from None
+
+
+class Socket(Protocol):
+    """What the bridge needs of a WebSocket (Starlette's fits)."""
+
+    async def receive_text(self) -> str: ...
+    async def send_bytes(self, data: bytes) -> None: ...
+    async def send_text(self, data: str) -> None: ...
+
+
+@dataclass
+class Bridge:
+    """One open terminal: pumps output (flow-controlled) and input until either side ends."""
+
+    socket: Socket
+    process: asyncssh.SSHClientProcess[bytes]
+    recorder: Recorder
+    session_id: int
+    bytes_in: int = 0
+    bytes_out: int = 0
+    unacked: int = 0
+    last_input: float = 0.0
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        self._acked = asyncio.Event()
+        self._acked.set()
+        self.last_input = time.monotonic()
+
+    async def pump_output(self) -> None:
+        while True:
+            if self.unacked > HIGH_WATER:
+                self._acked.clear()
+                await self._acked.wait()  # the remote waits too: SSH's window stays closed
+            data = await self.process.stdout.read(READ_SIZE)
+            if not data:
+                self.reason = self.reason or "the remote side closed the session"
+                return
+            self.unacked += len(data)
+            self.bytes_out += len(data)
+            self.recorder.output(data)
+            await self.socket.send_bytes(data)
+            if self.recorder.full:
+                await self.recorder.flush()  # here, not later: the recording's buffer stays one chunk
+
+    async def pump_input(self) -> None:
+        while True:
+            raw = await self.socket.receive_text()
+            if len(raw) > MAX_MESSAGE:
+                continue  # a paste larger than this is dropped, not half-sent
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(message, dict):
+                continue
+            kind = message.get("type")
+            if kind == "input" and isinstance(message.get("data"), str):
+                data = message["data"]
+                self.last_input = time.monotonic()
+                self.bytes_in += len(data.encode())
+                self.recorder.input(data)
+                self.process.stdin.write(data.encode())
+            elif kind == "resize":
+                cols, rows = message.get("cols"), message.get("rows")
+                if isinstance(cols, int) and isinstance(rows, int) and 2 <= cols <= 1000 and 1 <= rows <= 500:
+                    self.process.change_terminal_size(cols, rows)
+                    self.recorder.resize(cols, rows)
+            elif kind == "ack" and isinstance(message.get("bytes"), int):
+                self.unacked = max(0, self.unacked - max(0, message["bytes"]))
+                if self.unacked < LOW_WATER:
+                    self._acked.set()
+
+    async def housekeeping(self) -> None:
+        """Idle timeout, recording flushes and the session's heartbeat."""
+        idle = get_settings().terminal_idle_minutes * 60
+        last_beat = time.monotonic()
+        while True:
+            await asyncio.sleep(0.5)
+            if time.monotonic() - self.last_input > idle:
+                self.reason = f"closed after {idle / 60:g} minutes without input"
+                return
+            if self.recorder.due:
+                await self.recorder.flush()
+            if time.monotonic() - last_beat >= HEARTBEAT_S:
+                last_beat = time.monotonic()
+                await _update_session(
+                    self.session_id, heartbeat_at=utcnow(), bytes_in=self.bytes_in, bytes_out=self.bytes_out
+                )
+
+
+async def _update_session(session_id: int, **values: Any) -> None:
+    async with async_session() as session:
+        await session.exec(sa.update(TerminalSession).where(col(TerminalSession.id) == session_id).values(**values))
+        await session.commit()
+
+
+async def _start_record(grant: Grant, worker: str, address: str) -> int:
+    now = utcnow()
+    async with async_session() as session:
+        row = TerminalSession(
+            user_id=grant.user.id,
+            username=grant.user.username,
+            server_id=grant.server.id,
+            server_name=grant.server.name,
+            alert_id=grant.alert_id,
+            started_at=now,
+            heartbeat_at=now,
+            worker=worker,
+        )
+        session.add(row)
+        audit.record(
+            session,
+            action="terminal.open",
+            actor=grant.user,
+            target=grant.server.name,
+            address=address,
+            details={"alert_id": grant.alert_id},
+        )
+        await session.commit()
+        assert row.id is not None
+        return row.id
+
+
+async def refuse(
+    socket: Socket, refusal: TerminalRefused, *, user: User | str | None, target: str, address: str
+) -> None:
+    """Tell the browser why, and audit it."""
+    async with async_session() as session:
+        audit.record(
+            session,
+            action="terminal.refused",
+            actor=user,
+            target=target,
+            address=address,
+            success=False,
+            details={"reason": refusal.code, "message": str(refusal)},
+        )
+        await session.commit()
+    with contextlib.suppress(Exception):
+        await socket.send_text(json.dumps({"type": "error", "message": str(refusal)}))
+
+
+async def run_terminal(
+    socket: Socket,
+    grant: Grant,
+    *,
+    cols: int,
+    rows: int,
+    address: str,
+    worker: str,
+    on_ready: Callable[[int], Awaitable[None]] | None = None,
+) -> None:
+    """Open the SSH PTY and bridge it to the socket until either side ends; record and audit it."""
+    settings = get_settings()
+    assert grant.user.id is not None
+    if await open_sessions(grant.user.id) >= settings.terminal_max_sessions_per_user:
+        await refuse(
+            socket,
+            TerminalRefused(
+                f"you have {settings.terminal_max_sessions_per_user} terminals open already; close one first",
+                "too_many_sessions",
+            ),
+            user=grant.user,
+            target=grant.server.name,
+            address=address,
+        )
+        return
+    try:
+        conn = await connect(grant.server)
+    except TerminalRefused as refusal:
+        await refuse(socket, refusal, user=grant.user, target=grant.server.name, address=address)
+        return
+    session_id = await _start_record(grant, worker, address)
+    recorder = Recorder(session_id, cols=cols, rows=rows, max_bytes=settings.terminal_recording_max_mb * 1024 * 1024)
+    exit_status: int | None = None
+    reason = ""
+    bridge: Bridge | None = None
+    metrics.terminal_session_opened()
+    try:
+        async with conn:
+            process = await conn.create_process(
+                term_type=TERM, term_size=(cols, rows), encoding=None, window=SSH_WINDOW
+            )
+            bridge = Bridge(socket, process, recorder, session_id)
+            await socket.send_text(json.dumps({"type": "ready", "session_id": session_id, "server": grant.server.name}))
+            if on_ready is not None:
+                await on_ready(session_id)
+            tasks = {
+                asyncio.create_task(bridge.pump_output(), name="terminal-out"),
+                asyncio.create_task(bridge.pump_input(), name="terminal-in"),
+                asyncio.create_task(bridge.housekeeping(), name="terminal-housekeeping"),
+            }
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            for task in done:
+                exc = task.exception()
+                if exc is not None and not reason:
+                    if _is_disconnect(exc):
+                        reason = "the browser closed the terminal"
+                    else:
+                        log.error("terminal session %s failed", session_id, exc_info=exc)
+                        reason = f"error: {type(exc).__name__}: {str(exc)[:200]}"
+            reason = bridge.reason or reason or "closed"
+            process.close()
+            with contextlib.suppress(TimeoutError, asyncssh.Error, OSError):
+                async with asyncio.timeout(2):
+                    await process.wait_closed()
+            exit_status = process.exit_status
+    except (asyncssh.Error, OSError) as exc:
+        reason = reason or f"SSH connection lost: {exc}"
+    finally:
+        metrics.terminal_session_closed()
+        await recorder.close()
+        counts = (bridge.bytes_in, bridge.bytes_out) if bridge is not None else (0, 0)
+        await _finish_record(grant, session_id, counts, exit_status, reason, recorder, address)
+    with contextlib.suppress(Exception):
+        await socket.send_text(json.dumps({"type": "exit", "status": exit_status, "reason": reason}))
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    return type(exc).__name__ in ("WebSocketDisconnect", "ClientDisconnected", "ConnectionClosed")
+
+
+async def _finish_record(
+    grant: Grant,
+    session_id: int,
+    counts: tuple[int, int],
+    exit_status: int | None,
+    reason: str,
+    recorder: Recorder,
+    address: str,
+) -> None:
+    async with async_session() as session:
+        await session.exec(
+            sa.update(TerminalSession)
+            .where(col(TerminalSession.id) == session_id)
+            .values(
+                ended_at=utcnow(),
+                bytes_in=counts[0],
+                bytes_out=counts[1],
+                exit_status=exit_status,
+                close_reason=reason[:1000],
+                recording_bytes=recorder.total,
+                recording_truncated=recorder.truncated,
+            )
+        )
+        audit.record(
+            session,
+            action="terminal.close",
+            actor=grant.user,
+            target=grant.server.name,
+            address=address,
+            details={"session_id": session_id, "exit_status": exit_status, "reason": reason[:200]},
+        )
+        await session.commit()

@@ -1,0 +1,249 @@
+"""The terminal on the alert page, against a real sshd: the alert's server preselected, "Send to
+terminal" from an analysis and from a chat answer pastes the command without running it (bash's
+bracketed paste: several lines wait too; with bracketed paste off they are refused), and "Attach
+terminal output" sends the terminal's last lines to the model, quoted as untrusted data.
+
+One app per module whose environment provider is the loopback fake: it answers analysis requests
+(not streamed) with ANALYSIS and chat requests (streamed) with CHAT_ANSWER.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.conftest import WEBHOOK_TOKEN, require
+from tests.e2e.conftest import _running, post_alerts, unique
+from tests.e2e.test_terminal import SCREEN_JS, TERMINAL_TIMEOUT_MS, screen, wait_for_line
+from tests.support.app_server import AppServer
+from tests.support.browser import LOAD_TIMEOUT_MS, Tab
+from tests.support.databases import sqlite_url
+from tests.support.fake_llm import GOOD_ANALYSIS, FakeLLM, RecordedRequest, Step, reply, stream
+from tests.support.payloads import am_alert, notification
+from tests.support.sshd import Sshd, sshd_available
+
+pytestmark = [pytest.mark.e2e, pytest.mark.ssh]
+
+PASSWORD = "e2e-alert-terminal-pw-1"
+ANALYSIS_COMMAND = "echo from-analysis-$((1+1))"
+CHAT_COMMAND = "echo from-chat-$((2+3))"
+TWO_LINES = "echo line-one-$((1+0))\necho line-two-$((1+1))"
+ANALYSIS = {
+    **GOOD_ANALYSIS,
+    "immediate_actions": [{"description": "Say hello", "command": ANALYSIS_COMMAND, "risk": "low"}],
+}
+CHAT_ANSWER = f"Run this:\n\n```bash\n{CHAT_COMMAND}\n```\n\nthen these:\n\n```bash\n{TWO_LINES}\n```\n"
+ANSWER_TIMEOUT_MS = 20_000
+# "Nothing ran": long enough for a command to have run and printed, had Enter been sent.
+NOTHING_RAN_MS = 600
+
+
+def answer_for(request: RecordedRequest) -> Step:
+    if request.stream:  # the chat streams; the analysis does not
+        return stream([CHAT_ANSWER[i : i + 40] for i in range(0, len(CHAT_ANSWER), 40)])
+    return reply(json.dumps(ANALYSIS))
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    require(sshd_available(), "OpenSSH sshd is not installed (make test-deps)")
+    with Sshd(tmp_path_factory.mktemp("e2e-alert-sshd")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeLLM]:
+    with FakeLLM() as server:
+        server.default = answer_for
+        yield server
+
+
+@pytest.fixture(scope="module")
+def term_app(tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM, _stop_on_sigterm: None) -> Iterator[AppServer]:
+    tmp = tmp_path_factory.mktemp("e2e-alert-terminal")
+    server = AppServer(
+        database_url=sqlite_url(tmp),
+        data_dir=tmp / "data",
+        name="e2e-alert-terminal",
+        env={
+            "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+            "LLM_MODEL": "openai/gpt-4o-mini",
+            "LLM_API_BASE": fake.api_base,
+            "LLM_API_KEY": "sk-test",
+            "ANALYSIS_POLL_SECONDS": "0.2",
+        },
+        log_dir=tmp,
+        work_dir=tmp / "reflex",
+    )
+    with _running(server, tmp / "reflex"):
+        yield server
+
+
+def api(app: AppServer, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    return httpx.request(method, f"{app.url}{path}", headers=app.bearer(), timeout=30, **kwargs)
+
+
+def add_server(app: AppServer, sshd: Sshd, name: str) -> int:
+    """A server on the sshd's host (127.0.0.1) that users may open, its host key pinned."""
+    body = {
+        "name": name,
+        "host": sshd.host,
+        "port": sshd.port,
+        "username": sshd.username,
+        "private_key": sshd.client_key,
+        "allowed_roles": ["admin", "user"],
+    }
+    created = api(app, "POST", "/api/ssh-servers", json=body)
+    assert created.status_code == 201, created.text
+    server_id = int(created.json()["id"])
+    fingerprint = {"fingerprint": sshd.host_key_fingerprint}
+    accepted = api(app, "POST", f"/api/ssh-servers/{server_id}/host-key/accept", json=fingerprint)
+    assert accepted.status_code == 200, accepted.text
+    return server_id
+
+
+def wait_for_bracketed_paste(page: Page, on: bool) -> None:
+    """bash turns bracketed paste on when it shows its prompt (and off while a command runs)."""
+    page.wait_for_function(
+        "(on) => window.__xterm && window.__xterm.modes.bracketedPasteMode === on", arg=on, timeout=TERMINAL_TIMEOUT_MS
+    )
+
+
+def run(page: Page, command: str, output: str) -> None:
+    page.locator("#terminal-screen").click()
+    page.keyboard.type(command)
+    page.keyboard.press("Enter")
+    wait_for_line(page, output)
+    wait_for_bracketed_paste(page, True)  # back at the prompt
+
+
+def lines_with(page: Page, text: str) -> int:
+    return sum(text in line for line in screen(page))
+
+
+def send_and_check_nothing_runs(page: Page, button: Locator, command: str, outputs: list[str]) -> None:
+    """Click "Send to terminal": the command shows on the command line, none of its output appears
+    until Enter is pressed in the terminal."""
+    before = {line: lines_with(page, line) for line in command.splitlines()}
+    expect(button).to_be_enabled()
+    button.click()
+    for line, count in before.items():
+        page.wait_for_function(
+            f"([text, count]) => ({SCREEN_JS})('__xterm').filter((l) => l.includes(text)).length > count",
+            arg=[line, count],
+            timeout=TERMINAL_TIMEOUT_MS,
+        )
+    page.wait_for_timeout(NOTHING_RAN_MS)
+    shown = [line.strip() for line in screen(page)]
+    assert not set(outputs) & set(shown), shown
+    page.keyboard.press("Enter")  # the paste focused the terminal
+    for output in outputs:
+        wait_for_line(page, output)
+    wait_for_bracketed_paste(page, True)
+
+
+def wait_for_recording(app: AppServer, username: str, text: str, timeout: float = 15) -> None:
+    """The session's recording (flushed every couple of seconds) holds `text`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = app.db_rows("SELECT id FROM terminal_sessions WHERE username = :u ORDER BY id DESC", u=username)
+        if rows:
+            recording = api(app, "GET", f"/api/terminal/sessions/{rows[0]['id']}/recording")
+            if recording.status_code == 200 and text in recording.text:
+                return
+        assert time.monotonic() < deadline, f"{text!r} not recorded within {timeout}s"
+        time.sleep(0.25)
+
+
+def test_send_to_terminal_and_attach_output(term_app, fake, sshd, new_tab):
+    server_name, username, alertname = unique("e2e-alert-ssh-"), unique("e2e-alert-term-"), unique("TermDisk")
+    server_id = add_server(term_app, sshd, server_name)
+    # Critical: analysed automatically (ANALYSIS, with ANALYSIS_COMMAND); the instance names the server's host.
+    post_alerts(term_app, notification(am_alert(alertname, severity="critical", instance=f"{sshd.host}:9100")))
+    alert_id = api(term_app, "GET", "/api/alerts", params={"q": alertname}).json()["items"][0]["id"]
+    term_app.add_user(username, PASSWORD, "user")
+    tab: Tab = new_tab()
+    tab.log_in_as(term_app, username, PASSWORD)
+    page = tab.page
+    page.goto(f"{term_app.url}/alerts/{alert_id}")
+
+    # Before any terminal: the section is folded with the alert's server preselected, the analysis'
+    # Send to terminal is disabled and says why, and there is no terminal output to attach.
+    action = page.locator("#analysis-latest .immediate-action")
+    expect(action.locator(".action-command")).to_contain_text(ANALYSIS_COMMAND, timeout=LOAD_TIMEOUT_MS)
+    send_analysis = action.locator(".send-to-terminal")
+    expect(send_analysis).to_be_disabled()
+    expect(send_analysis).to_have_attribute("title", "Open a terminal first (Terminal section below)")
+    expect(page.locator("#chat-attach-terminal")).to_be_disabled()
+    expect(page.locator("#alert-terminal")).not_to_have_attribute("open", "")
+    expect(page.locator("#terminal-server")).to_have_value(str(server_id))
+
+    # Open it: the session records the alert; the shell turns bracketed paste on at its prompt.
+    page.click("#alert-terminal-toggle")
+    page.click("#terminal-open")
+    expect(page.locator("#terminal-status")).to_have_text(f"connected to {server_name}", timeout=TERMINAL_TIMEOUT_MS)
+    wait_for_bracketed_paste(page, True)
+    sessions = term_app.db_rows("SELECT alert_id FROM terminal_sessions WHERE username = :u", u=username)
+    assert [row["alert_id"] for row in sessions] == [alert_id]
+
+    # From the analysis: pasted, not run, until Enter.
+    send_and_check_nothing_runs(page, send_analysis, ANALYSIS_COMMAND, ["from-analysis-2"])
+
+    # From a chat answer: one line, then two lines (bracketed paste keeps the first from running).
+    page.locator("#chat-question").fill("What should I run?")
+    page.locator("#chat-question").press("Enter")
+    done = page.locator("#chat-messages .chat-message.chat-assistant").last
+    expect(done).to_have_attribute("data-status", "complete", timeout=ANSWER_TIMEOUT_MS)
+    blocks = done.locator(".chat-code")
+    expect(blocks).to_have_count(2)
+    send_and_check_nothing_runs(page, blocks.nth(0).locator(".send-to-terminal"), CHAT_COMMAND, ["from-chat-5"])
+    send_and_check_nothing_runs(
+        page, blocks.nth(1).locator(".send-to-terminal"), TWO_LINES, ["line-one-1", "line-two-2"]
+    )
+
+    # Bracketed paste off: several lines are refused with the reason (one line still pastes).
+    page.locator("#terminal-screen").click()
+    page.keyboard.type("bind 'set enable-bracketed-paste off'; echo off-$((0+0))")
+    page.keyboard.press("Enter")
+    wait_for_line(page, "off-0")
+    wait_for_bracketed_paste(page, False)  # the next prompt leaves it off
+    before = (lines_with(page, "echo line-one"), lines_with(page, "line-one-1"))
+    blocks.nth(1).locator(".send-to-terminal").click()
+    expect(page.locator("[data-sonner-toast]")).to_contain_text("bracketed paste off", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_timeout(NOTHING_RAN_MS)
+    assert (lines_with(page, "echo line-one"), lines_with(page, "line-one-1")) == before
+    page.locator("#terminal-screen").click()
+    page.keyboard.type("bind 'set enable-bracketed-paste on'")
+    page.keyboard.press("Enter")
+    wait_for_bracketed_paste(page, True)
+
+    # Attach terminal output: the question goes with the terminal's last lines, quoted as untrusted.
+    run(page, "echo attach-$((3*4))", "attach-12")
+    wait_for_recording(term_app, username, "attach-12")
+    attach = page.locator("#chat-attach-terminal")
+    expect(attach).to_be_enabled()
+    attach.click()
+    expect(attach).to_have_attribute("data-state", "checked")
+    question = unique("What does my terminal say ")
+    page.locator("#chat-question").fill(question)
+    page.locator("#chat-question").press("Enter")
+    asked = page.locator(".chat-message.chat-user").filter(has_text=question.strip())
+    expect(asked.locator(".chat-terminal-attached")).to_have_text("terminal output attached", timeout=ANSWER_TIMEOUT_MS)
+    expect(attach).to_have_attribute("data-state", "unchecked")  # one question at a time
+    sent = next(r for r in reversed(fake.chat_requests) if question.strip() in json.dumps(r.json))
+    last = str(sent.json["messages"][-1]["content"])
+    block = last[last.index("<terminal-") :]
+    assert "attach-12" in block and block.index("attach-12") < block.index("</terminal-"), last
+
+    # Closed: the analysis' button is disabled again; a chat code block's says so in a toast.
+    page.click("#terminal-close")
+    expect(send_analysis).to_be_disabled()
+    blocks.nth(0).locator(".send-to-terminal").click()
+    toast = page.locator("[data-sonner-toast]").filter(has_text="Open a terminal first.")
+    expect(toast).to_be_visible(timeout=LOAD_TIMEOUT_MS)

@@ -1,0 +1,311 @@
+"""The terminal end to end against a real OpenSSH sshd on loopback: WebSocket (a real granian server)
+-> AsyncSSH PTY -> sshd. Echo, resize, Ctrl-C, flow control, both ends closing, refusals, recording."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from remediation_app.services import recording
+from remediation_app.services.terminal import HIGH_WATER, READ_SIZE
+from tests.conftest import add_user, bearer_for, require
+from tests.support.api_server import ApiServer
+from tests.support.sshd import Sshd, new_key, private_text, sshd_available
+
+pytestmark = [pytest.mark.anyio, pytest.mark.ssh]
+WAIT_S = 15.0
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    require(sshd_available(), "OpenSSH sshd is not installed (make test-deps)")
+    with Sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+@pytest.fixture
+def api(app_settings: str, tmp_path: Path) -> Iterator[ApiServer]:
+    with ApiServer(log=tmp_path / "api.log") as server:
+        yield server
+
+
+async def add_server(client: Any, sshd: Sshd, **changes: Any) -> dict[str, Any]:
+    body = {
+        "name": "web-1",
+        "host": sshd.host,
+        "port": sshd.port,
+        "username": sshd.username,
+        "auth_method": "key",
+        "private_key": sshd.client_key,
+        "allowed_roles": ["admin", "user"],
+        "environment": "test",
+        **changes,
+    }
+    r = await client.post("/api/ssh-servers", json=body)
+    assert r.status_code == 201, r.text
+    server = r.json()
+    fetched = await client.post(f"/api/ssh-servers/{server['id']}/host-key")
+    assert fetched.status_code == 200 and fetched.json()["fingerprint"] == sshd.host_key_fingerprint
+    accepted = await client.post(
+        f"/api/ssh-servers/{server['id']}/host-key/accept", json={"fingerprint": fetched.json()["fingerprint"]}
+    )
+    assert accepted.status_code == 200, accepted.text
+    return accepted.json()
+
+
+class Term:
+    """The browser's side of the protocol."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.out = bytearray()
+        self.control: list[dict[str, Any]] = []
+
+    async def send(self, **message: Any) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def type(self, text: str) -> None:
+        await self.send(type="input", data=text)
+
+    async def _next(self, *, ack: bool) -> None:
+        try:
+            frame = await self.ws.recv()
+        except websockets.ConnectionClosed as closed:
+            raise AssertionError(
+                f"the server closed the terminal: {self.control}; output: {self.out[-500:]!r}"
+            ) from closed
+        if isinstance(frame, bytes):
+            self.out += frame
+            if ack:
+                await self.send(type="ack", bytes=len(frame))
+        else:
+            self.control.append(json.loads(frame))
+
+    async def read_until(self, needle: str, *, timeout: float = WAIT_S, ack: bool = True) -> str:
+        async with asyncio.timeout(timeout):
+            while needle.encode() not in self.out:
+                await self._next(ack=ack)
+        return self.out.decode(errors="replace")
+
+    async def control_message(self, kind: str, *, timeout: float = WAIT_S) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while not any(m["type"] == kind for m in self.control):
+                await self._next(ack=True)
+        return next(m for m in self.control if m["type"] == kind)
+
+
+async def ticket_for(client: Any, server_id: int, **extra: Any) -> str:
+    r = await client.post("/api/terminal/tickets", json={"server_id": server_id, **extra})
+    assert r.status_code == 201, r.text
+    return str(r.json()["ticket"])
+
+
+async def open_ws(api: ApiServer, *, origin: str | None = None) -> ClientConnection:
+    return await connect(api.ws_url + "/ws/terminal", origin=origin or api.url, max_size=2**22)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def open_term(api: ApiServer, ticket: str, *, cols: int = 80, rows: int = 24) -> AsyncIterator[Term]:
+    async with await open_ws(api) as ws:
+        term = Term(ws)
+        await term.send(type="auth", ticket=ticket, cols=cols, rows=rows)
+        await term.control_message("ready")
+        yield term
+
+
+async def test_echo_resize_exit_and_the_recording(client, api, sshd, db):
+    server = await add_server(client, sshd)
+    ticket = await ticket_for(client, server["id"])
+    async with open_term(api, ticket, cols=90, rows=20) as term:
+        await term.type("stty size; echo hello-$((6*7))\r")
+        await term.read_until("hello-42")
+        assert "20 90" in term.out.decode()
+        await term.send(type="resize", cols=120, rows=40)
+        await term.type("stty size\r")
+        await term.read_until("40 120")
+        await term.type("exit 3\r")
+        done = await term.control_message("exit")
+        assert done["status"] == 3
+    [row] = db.rows("SELECT * FROM terminal_sessions")
+    assert row["exit_status"] == 3 and row["ended_at"] is not None and row["bytes_out"] > 0
+    assert row["username"] == "test-admin" and row["server_name"] == "web-1"
+
+    # The recording decrypts and replays the output that was shown; at rest it is ciphertext.
+    chunks = db.rows("SELECT ciphertext FROM terminal_recording_chunks ORDER BY seq")
+    assert chunks and all("hello-42" not in c["ciphertext"] for c in chunks)
+    download = await client.get(f"/api/terminal/sessions/{row['id']}/recording")
+    assert download.status_code == 200 and download.headers["content-type"].startswith("application/x-asciicast")
+    header, events = recording.parse_events(download.text)
+    assert header["version"] == 2 and (header["width"], header["height"]) == (90, 20)
+    shown = "".join(e[2] for e in events if e[1] == "o")
+    typed = "".join(e[2] for e in events if e[1] == "i")
+    assert (
+        "hello-42" in shown
+        and "echo hello-$((6*7))" in typed
+        and [int(x) for x in next(e[2] for e in events if e[1] == "r").split("x")] == [120, 40]
+    )
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(events))  # timing only goes forward
+    actions = [
+        r["action"] for r in db.rows("SELECT action FROM audit_events WHERE action LIKE 'terminal.%' ORDER BY id")
+    ]
+    assert actions == ["terminal.open", "terminal.close", "terminal.download"]
+
+
+async def test_ctrl_c_stops_yes_and_output_is_flow_controlled(client, api, sshd):
+    server = await add_server(client, sshd)
+    async with open_term(api, await ticket_for(client, server["id"])) as term:
+        await term.type("yes\r")
+        # Without acknowledgements the server sends at most the high watermark (plus one read).
+        with pytest.raises(TimeoutError):
+            await term.read_until("never-appears", timeout=2, ack=False)
+        assert HIGH_WATER < len(term.out) <= HIGH_WATER + READ_SIZE
+        # Acknowledged, it flows again; Ctrl-C then stops it and the shell answers.
+        await term.send(type="ack", bytes=len(term.out))
+        before = len(term.out)
+        async with asyncio.timeout(WAIT_S):
+            while len(term.out) < before + 100_000:
+                await term._next(ack=True)
+        await term.type("\x03")
+        await term.type("echo stopped-$((40+2))\r")
+        await term.read_until("stopped-42")
+
+
+async def test_closing_the_browser_ends_the_ssh_session(client, api, sshd, db):
+    server = await add_server(client, sshd)
+    async with open_term(api, await ticket_for(client, server["id"])) as term:
+        await term.type("echo open\r")
+        await term.read_until("open")
+    # The socket is closed: the server records the end (wait on the record, checked as it is written).
+    async with asyncio.timeout(WAIT_S):
+        while not (rows := db.rows("SELECT * FROM terminal_sessions WHERE ended_at IS NOT NULL")):
+            await asyncio.sleep(0.05)
+    assert "browser closed" in rows[0]["close_reason"]
+
+
+async def test_refusals_are_clear(client, anon, api, sshd, db):
+    server = await add_server(client, sshd, allowed_roles=["admin"])
+    # A role the server does not allow gets no ticket.
+    user = bearer_for(await add_user("plain-user", "user"))
+    refused = await anon.post("/api/terminal/tickets", json={"server_id": server["id"]}, headers=user)
+    assert refused.status_code == 403 and "may not open" in refused.json()["error"]
+    listing = await anon.get("/api/ssh-servers", headers=user)
+    assert listing.json()["items"] == []
+
+    async def outcome(ticket: str | None, origin: str | None = None) -> str:
+        async with await open_ws(api, origin=origin) as ws:
+            term = Term(ws)
+            if ticket is not None:
+                await term.send(type="auth", ticket=ticket)
+            else:
+                await term.send(type="hello")
+            return str((await term.control_message("error"))["message"])
+
+    ticket = await ticket_for(client, server["id"])
+    async with open_term(api, ticket) as term:
+        await term.type("exit\r")
+        await term.control_message("exit")
+    assert "already used" in await outcome(ticket)
+    assert "no ticket" in await outcome(None)
+    assert "invalid or expired" in await outcome("made-up-ticket")
+    with pytest.raises(websockets.InvalidStatus) as foreign:
+        await outcome(await ticket_for(client, server["id"]), origin="https://evil.example")
+    assert foreign.value.response.status_code == 403
+
+    # Wrong credentials: a key sshd does not know.
+    stranger = await client.post(
+        "/api/ssh-servers",
+        json={
+            "name": "wrong-key",
+            "host": sshd.host,
+            "port": sshd.port,
+            "username": sshd.username,
+            "private_key": private_text(new_key()),
+        },
+    )
+    wrong = stranger.json()["id"]
+    fp = (await client.post(f"/api/ssh-servers/{wrong}/host-key")).json()["fingerprint"]
+    await client.post(f"/api/ssh-servers/{wrong}/host-key/accept", json={"fingerprint": fp})
+    assert "wrong credentials" in await outcome(await ticket_for(client, wrong))
+
+    # A changed host key: the pinned one is not what the server presents.
+    other = new_key().export_public_key().decode().strip()
+    db.execute("UPDATE ssh_servers SET host_key = :k WHERE id = :id", k=other, id=server["id"])
+    message = await outcome(await ticket_for(client, server["id"]))
+    assert "host key other than the accepted" in message and "Traceback" not in message
+    codes = [
+        r["details"]["reason"] if isinstance(r["details"], dict) else json.loads(r["details"])["reason"]
+        for r in db.rows("SELECT details FROM audit_events WHERE action = 'terminal.refused' ORDER BY id")
+    ]
+    assert codes == ["role", "ticket_reused", "no_ticket", "bad_ticket", "auth", "host_key_changed"]
+
+
+async def test_a_server_without_an_accepted_key_cannot_be_opened(client, sshd):
+    r = await client.post(
+        "/api/ssh-servers",
+        json={"name": "new", "host": sshd.host, "port": sshd.port, "username": "x", "private_key": sshd.client_key},
+    )
+    refused = await client.post("/api/terminal/tickets", json={"server_id": r.json()["id"]})
+    assert refused.status_code == 409 and "not accepted" in refused.json()["error"]
+    # Accepting a fingerprint the server does not present is refused too.
+    bad = await client.post(
+        f"/api/ssh-servers/{r.json()['id']}/host-key/accept",
+        json={"fingerprint": "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+    )
+    assert bad.status_code == 502 and "not the" in bad.json()["error"]
+
+
+async def test_per_user_limit_and_idle_timeout(client, api, sshd, app_env):
+    server = await add_server(client, sshd)
+    app_env(TERMINAL_MAX_SESSIONS_PER_USER="1", TERMINAL_IDLE_MINUTES="0.03")
+    with ApiServer() as limited:
+        first = await ticket_for(client, server["id"])
+        async with open_term(limited, first) as term:
+            async with await open_ws(limited) as ws:
+                second = Term(ws)
+                await second.send(type="auth", ticket=await ticket_for(client, server["id"]))
+                assert "terminals open already" in (await second.control_message("error"))["message"]
+            # No input for 1.8 s: the session closes by itself.
+            done = await term.control_message("exit", timeout=10)
+            assert "without input" in done["reason"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"host": "bad host!"}, "host"),
+        ({"port": 0}, "port"),
+        ({"username": "root; rm -rf /"}, "username"),
+        ({"private_key": "not a key"}, "private_key"),
+        ({"auth_method": "password", "private_key": None}, "password"),
+        ({"allowed_roles": []}, "allowed_roles"),
+        ({"name": "x" * 101}, "name"),
+        ({"environment": "<script>"}, "environment"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+async def test_bad_server_input_names_the_field(client, sshd, body, field):
+    base = {"name": "s", "host": "127.0.0.1", "port": 22, "username": "u", "private_key": sshd.client_key}
+    r = await client.post("/api/ssh-servers", json={**base, **body})
+    assert r.status_code == 422 and field in r.text, r.text
+    assert (await client.get("/api/ssh-servers")).json()["items"] == []
+
+
+async def test_credentials_never_come_back(client, sshd, db):
+    server = await add_server(client, sshd)
+    listing = await client.get("/api/ssh-servers")
+    assert sshd.client_key not in listing.text and "PRIVATE KEY" not in listing.text
+    assert listing.json()["items"][0]["has_private_key"] is True
+    [row] = db.rows("SELECT private_key_ciphertext FROM ssh_servers")
+    assert "PRIVATE KEY" not in row["private_key_ciphertext"]
+    audit = db.rows("SELECT details FROM audit_events WHERE action LIKE 'ssh_server.%'")
+    assert all("PRIVATE KEY" not in str(a["details"]) for a in audit)
+    assert server["host_key_fingerprint"] == sshd.host_key_fingerprint
