@@ -75,7 +75,7 @@ def measure(app: AppServer, count: int) -> tuple[list[float], list[float]]:
     ):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context()
+            context = browser.new_context(bypass_csp=True)  # wait_for_function evaluates strings (CSP: no eval)
             app.login(context)
             page = context.new_page()
             page.goto(app.url + "/")
