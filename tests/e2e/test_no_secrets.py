@@ -3,15 +3,17 @@ page, and the bodies of the API calls that role makes, are searched for recognis
 
 Secrets: every user's password hash (and its digest alone), the admin's and the user's passwords
 (one of them set through the users page's reset dialog), the webhook token stored through the
-settings page and the one from the environment, the server's SECRET_KEY and ENCRYPTION_KEY (from its
-DATA_DIR), and the session JWTs: neither role may see the other's, nor its own (it lives in an
-HttpOnly cookie).
+settings page and the one from the environment, an LLM provider's API key, SSH servers' private
+key, key passphrase and password (stored through the API; both roles may open those servers), the
+server's SECRET_KEY and ENCRYPTION_KEY (from its DATA_DIR), and the session JWTs: neither role may
+see the other's, nor its own (it lives in an HttpOnly cookie).
 """
 
 from __future__ import annotations
 
 import re
 
+import asyncssh
 import httpx
 import pytest
 from playwright.sync_api import expect
@@ -48,13 +50,17 @@ def visit_every_page(app, tab: Tab, role: str, alert_id: int) -> list[str]:
         ("/admin/audit", ".audit-row"),
         ("/admin/settings", "#webhook-token-status"),
         ("/admin/providers", "#provider-form"),
+        ("/admin/servers", "#servers-loaded"),
+        ("/admin/sessions", "h1, h2"),
     ]:
         go(path)
         if role == "admin":
-            expect(page.locator(shown).first).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+            expect(page.locator(shown).first).to_be_attached(timeout=LOAD_TIMEOUT_MS)
         else:
             expect(page).to_have_url(app.url + "/?denied=1", timeout=LOAD_TIMEOUT_MS)
             expect(page.locator("#live-flag")).to_have_text("live", timeout=LOAD_TIMEOUT_MS)
+    go("/terminal")
+    expect(page.locator("#terminal-server")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     go("/login")
     expect(page.locator("#login-form")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     return documents
@@ -63,7 +69,15 @@ def visit_every_page(app, tab: Tab, role: str, alert_id: int) -> list[str]:
 def api_bodies(app, tab: Tab, alert_id: int) -> list[str]:
     """The API as the browser's session calls it (the cookie), every answer's body."""
     bodies = []
-    for path in ("/api/alerts", f"/api/alerts/{alert_id}", "/api/audit", "/api/auth/me"):
+    for path in (
+        "/api/alerts",
+        f"/api/alerts/{alert_id}",
+        "/api/audit",
+        "/api/auth/me",
+        "/api/providers",
+        "/api/ssh-servers",
+        "/api/terminal/sessions",
+    ):
         response = tab.context.request.get(app.url + path)
         assert response.status in (200, 403), (path, response.status)
         bodies.append(response.text())
@@ -76,6 +90,44 @@ def test_no_secret_reaches_the_browser(app, new_tab):
     alert_id = httpx.get(f"{app.url}/api/alerts", params={"q": alertname}, headers=app.bearer(), timeout=30).json()[
         "items"
     ][0]["id"]
+
+    # Secrets stored through the API: an LLM provider's key, SSH servers' key, passphrase and password.
+    provider_key = unique("sk-e2e-secret-provider-key-")
+    ssh_key = asyncssh.generate_private_key("ssh-ed25519")
+    passphrase = unique("e2e-secret-passphrase-")
+    private_key = ssh_key.export_private_key(passphrase=passphrase).decode()
+    ssh_password = unique("e2e-secret-ssh-password-")
+    for path, body in [
+        # Disabled: other tests share this app, and its worker must not start calling this provider.
+        (
+            "/api/providers",
+            {"name": unique("secrets-llm"), "model": "openai/gpt-4o-mini", "api_key": provider_key, "enabled": False},
+        ),
+        (
+            "/api/ssh-servers",
+            {
+                "name": unique("secrets-key"),
+                "host": "127.0.0.1",
+                "username": "ops",
+                "private_key": private_key,
+                "passphrase": passphrase,
+                "allowed_roles": ["admin", "user"],
+            },
+        ),
+        (
+            "/api/ssh-servers",
+            {
+                "name": unique("secrets-pw"),
+                "host": "127.0.0.1",
+                "username": "ops",
+                "auth_method": "password",
+                "password": ssh_password,
+                "allowed_roles": ["admin", "user"],
+            },
+        ),
+    ]:
+        created = httpx.post(app.url + path, json=body, headers=app.bearer(), timeout=30)
+        assert created.status_code == 201, created.text
 
     # The admin sets a user's password through the reset dialog and the webhook token through the
     # settings page, then visits every page (its frames recorded from the start).
@@ -115,10 +167,17 @@ def test_no_secret_reaches_the_browser(app, new_tab):
         "reset user password": USER_PASSWORD,
         "stored webhook token": stored_token,
         "environment webhook token": WEBHOOK_TOKEN,
+        "LLM provider API key": provider_key,
+        "SSH key passphrase": passphrase,
+        "SSH password": ssh_password,
         "admin API JWT": app.bearer()["Authorization"].split(" ", 1)[1],
         "admin JWT": admin.session_cookie(),
         "user JWT": user.session_cookie(),
     }
+    # Every line of the (encrypted) private key's body.
+    for i, line in enumerate(private_key.splitlines()[1:-1]):
+        if len(line) >= 16:
+            secrets[f"SSH private key line {i}"] = line
     for i, value in enumerate(hashes):
         secrets[f"password hash {i}"] = value
         secrets[f"password hash digest {i}"] = value.rsplit("$", 1)[-1]

@@ -309,3 +309,23 @@ async def test_credentials_never_come_back(client, sshd, db):
     audit = db.rows("SELECT details FROM audit_events WHERE action LIKE 'ssh_server.%'")
     assert all("PRIVATE KEY" not in str(a["details"]) for a in audit)
     assert server["host_key_fingerprint"] == sshd.host_key_fingerprint
+
+
+async def test_a_passphrase_protected_key_works(client, api, sshd):
+    encrypted = sshd.client.export_private_key(passphrase="correct passphrase").decode()
+    wrong = await client.post(
+        "/api/ssh-servers",
+        json={
+            "name": "locked",
+            "host": sshd.host,
+            "port": sshd.port,
+            "username": sshd.username,
+            "private_key": encrypted,
+            "passphrase": "wrong passphrase",
+        },
+    )
+    assert wrong.status_code == 422 and "private_key" in wrong.text
+    server = await add_server(client, sshd, private_key=encrypted, passphrase="correct passphrase")
+    async with open_term(api, await ticket_for(client, server["id"])) as term:
+        await term.type("echo unlocked-$((2*21))\r")
+        await term.read_until("unlocked-42")
