@@ -9,17 +9,21 @@ enabled match wins; no match means `manual`.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+import regex
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.models import Rule, RuleAction, RuleSetVersion, User, utcnow
 from remediation_app.services import audit
 
+log = logging.getLogger(__name__)
 REGEX_PREFIX = "re:"
 DEFAULT_ACTION = RuleAction.MANUAL
 FIELD_LABELS = {
@@ -30,6 +34,15 @@ FIELD_LABELS = {
 }
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_PATTERN = 1024
+# Patterns run on the `regex` engine (re's syntax) with a time limit per match: a backtracking engine
+# is exponential on some patterns, and label values come from outside. A match that runs out of time
+# counts as "no match" (and is logged); regular expressions also see at most REGEX_VALUE_MAX
+# characters of a value.
+MATCH_TIMEOUT_S = 0.05
+REGEX_VALUE_MAX = 4096
+# A group with a quantifier inside, itself quantified: (a+)+, (x*)*, (\w+\s?)+ ... the classic
+# catastrophic-backtracking shape. Refused when a rule is saved.
+_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,\d*\})")
 
 
 class RuleValidationError(ValueError):
@@ -41,31 +54,41 @@ class RuleValidationError(ValueError):
         self.message = message
 
 
-def compile_pattern(pattern: str, *, field_name: str = "pattern") -> re.Pattern[str] | None:
-    """Compile a pattern; None means "matches anything". Raises RuleValidationError."""
+def compile_pattern(pattern: str, *, field_name: str = "pattern") -> Any:
+    """Compile a pattern (a `regex` pattern object); None means "matches anything". Raises
+    RuleValidationError."""
     if len(pattern) > MAX_PATTERN:
         raise RuleValidationError(field_name, f"pattern is longer than {MAX_PATTERN} characters")
     if pattern.startswith(REGEX_PREFIX):
         body = pattern[len(REGEX_PREFIX) :]
         try:
-            return re.compile(body, re.IGNORECASE)
-        except re.error as exc:
+            re.compile(body)  # the syntax users are told about (Python's re) is the one accepted
+            return regex.compile(body, regex.IGNORECASE | regex.VERSION0)
+        except (re.error, regex.error) as exc:
             raise RuleValidationError(field_name, f"invalid regular expression {body!r}: {exc}") from exc
     if pattern in ("", "*"):
         return None
     parts = ("." if ch == "?" else ".*" if ch == "*" else re.escape(ch) for ch in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+    return regex.compile("".join(parts), regex.IGNORECASE | regex.DOTALL | regex.VERSION0)
 
 
 @dataclass(frozen=True)
 class Matcher:
     label: str
     pattern: str
-    regex: re.Pattern[str] | None
+    regex: Any  # a compiled `regex` pattern, or None for "anything"
 
     def test(self, labels: Mapping[str, str]) -> tuple[bool, str]:
         value = labels.get(self.label, "")
-        ok = self.regex is None or self.regex.fullmatch(value) is not None
+        if self.regex is None:
+            return True, f"{self.label} {_show(value)} matches {self.pattern!r}"
+        if self.pattern.startswith(REGEX_PREFIX) and len(value) > REGEX_VALUE_MAX:
+            value = value[:REGEX_VALUE_MAX]
+        try:
+            ok = self.regex.fullmatch(value, timeout=MATCH_TIMEOUT_S) is not None
+        except TimeoutError:
+            log.warning("rule pattern %r ran out of time on a %d-character value", self.pattern[:100], len(value))
+            return False, f"{self.label} {_show(value)}: {self.pattern!r} took too long, counted as no match"
         verb = "matches" if ok else "does not match"
         return ok, f"{self.label} {_show(value)} {verb} {self.pattern!r}"
 
@@ -216,6 +239,12 @@ def validate_rule(rule: Rule) -> None:
             raise RuleValidationError(field_name, "must be text")
         if "\x00" in value:  # PostgreSQL cannot store it
             raise RuleValidationError(field_name, "contains a NUL character")
+        if field_name != "description" and value.startswith(REGEX_PREFIX) and _NESTED_QUANTIFIER.search(value):
+            raise RuleValidationError(
+                field_name,
+                "a repeated group that itself repeats, like (a+)+, can take exponential time on some label "
+                "values; rewrite it without the nesting",
+            )
     compile_rule(rule.model_copy(update={"id": rule.id or 0}))
 
 

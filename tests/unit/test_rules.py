@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 
@@ -241,3 +242,25 @@ def test_valid_rules_pass_validation() -> None:
         )
     )
     validate_rule(Rule(name="new rule without an id yet", action="manual"))
+
+
+def test_a_catastrophic_pattern_runs_out_of_time_instead_of_stalling_ingest() -> None:
+    # (a|aa)+ is exponential on a long run of "a" that does not end the way it wants; saving refuses
+    # only the nested-quantifier shape, so this one is stopped by the time limit per match.
+    rules = RuleSet([rule("slow", action="auto_analyze", alertname_pattern="re:(a|aa)+$", priority=1)])
+    started = time.perf_counter()
+    decision = rules.explain({"alertname": "a" * 3000 + "b"})
+    assert time.perf_counter() - started < 2
+    assert decision.action == "manual" and "took too long" in "; ".join(decision.trace[0].reasons)
+
+
+@pytest.mark.parametrize("pattern", ["re:(a+)+$", r"re:(\w+\s?)*x", "re:(x{1,3})+"])
+def test_nested_quantifiers_are_refused_when_saved(pattern: str) -> None:
+    with pytest.raises(RuleValidationError) as refused:
+        validate_rule(rule("nested", alertname_pattern=pattern))
+    assert refused.value.field == "alertname_pattern" and "exponential" in str(refused.value)
+
+
+def test_regex_sees_a_bounded_prefix_of_huge_values() -> None:
+    rules = RuleSet([rule("prefix", action="auto_analyze", job_pattern="re:x{10}.*", priority=1)])
+    assert rules.decide({"job": "x" * 10_000_000}).action == "auto_analyze"
