@@ -13,7 +13,12 @@ from remediation_app.styles import PAGE_MAX_WIDTH
 
 def _user_menu() -> rx.Component:
     return rx.hstack(
-        rx.text(AuthState.username, " (", AuthState.role, ")", size="2", id="current-user"),
+        rx.link(
+            rx.text(AuthState.username, " (", AuthState.role, ")", size="2", id="current-user"),
+            href="/account",
+            id="nav-account",
+            title="Your account: change your password",
+        ),
         native_form(
             rx.button("Log out", type="submit", variant="soft", size="1", id="logout"),
             action="/api/auth/logout",

@@ -13,6 +13,7 @@ import reflex as rx
 from remediation_app.api import build_api
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session, dispose_engines
 from remediation_app.logs import configure_logging
+from remediation_app.pages.account import AccountState, account_page
 from remediation_app.pages.admin_audit import AdminAuditState, admin_audit_page
 from remediation_app.pages.admin_providers import AdminProvidersState, admin_providers_page
 from remediation_app.pages.admin_rules import AdminRulesState, admin_rules_page
@@ -150,6 +151,12 @@ app.add_page(
     route="/admin/servers",
     title="SSH servers · Remediation Engine",
     on_load=[AuthState.require_admin, AdminServersState.load],
+)
+app.add_page(
+    account_page,
+    route="/account",
+    title="Account · Remediation Engine",
+    on_load=[AuthState.require_login, AccountState.load],
 )
 app.add_page(
     admin_sessions_page,

@@ -16,7 +16,7 @@ from remediation_app.services.alerts import (
     MAX_QUERY,
     AlertFilter,
     alert_detail,
-    alert_summary,
+    alert_summaries,
     alert_timeline,
     get_alert,
     list_alerts,
@@ -35,6 +35,7 @@ from remediation_app.services.jobs import (
 from remediation_app.services.providers import any_provider
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"], dependencies=[Depends(current_user)])
+AnalysisFilter = Literal["none", "queued", "running", "failed", "cancelled", "done"]
 # Ids are INTEGER columns: a larger value cannot be an id, and PostgreSQL refuses it as a parameter.
 MAX_ID = 2**31 - 1
 
@@ -45,13 +46,23 @@ async def api_list_alerts(
     severity: Annotated[str | None, Query(max_length=255)] = None,
     action: RuleAction | None = None,
     q: Annotated[str | None, Query(max_length=MAX_QUERY, description="alertname, instance or summary")] = None,
+    analysis: Annotated[
+        AnalysisFilter | None, Query(description="the state of the alert's latest analysis job")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
-    flt = AlertFilter(status=status or "", severity=severity or "", action=action.value if action else "", q=q or "")
+    flt = AlertFilter(
+        status=status or "",
+        severity=severity or "",
+        action=action.value if action else "",
+        q=q or "",
+        analysis=analysis or "",
+    )
     async with async_session() as session:
         rows, total = await list_alerts(session, flt, limit=limit, offset=offset)
-    return {"items": [alert_summary(a) for a in rows], "total": total}
+        items = await alert_summaries(session, rows)
+    return {"items": items, "total": total}
 
 
 @router.get("/{alert_id}", summary="One alert with labels, annotations, matched rule and timeline")

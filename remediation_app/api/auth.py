@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from remediation_app.api.deps import CurrentUser, client_address, is_https, optional_user
+from remediation_app.api.errors import error
+from remediation_app.api.webhook import BodyTooLarge, read_body
+from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.models import User
-from remediation_app.services import auth
+from remediation_app.services import auth, users
 from remediation_app.services.auth import SESSION_COOKIE
+from remediation_app.services.events import bus
 from remediation_app.settings import get_settings
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -119,3 +124,152 @@ async def logout(request: Request, user: Annotated[User | None, Depends(optional
 @router.get("/me", summary="The current user")
 async def me(user: CurrentUser) -> dict[str, str]:
     return {"username": user.username, "role": user.role}
+
+
+# ---- changing one's own password ----------------------------------------------------------------
+
+# Two passwords of at most 1024 characters (4 bytes each in UTF-8, 6 as a JSON escape) fit easily.
+MAX_PASSWORD_BODY = 16 * 1024
+# Published after a user's password changes: that user's other live tabs re-check their login now
+# (the same topic as state.USERS_TOPIC; the API does not import the Reflex states).
+USERS_TOPIC = "users"
+PASSWORD_BODY_SCHEMA = {
+    "type": "object",
+    "required": ["current_password", "new_password"],
+    "properties": {
+        "current_password": {"type": "string", "format": "password", "maxLength": users.MAX_PASSWORD},
+        "new_password": {
+            "type": "string",
+            "format": "password",
+            "minLength": users.MIN_PASSWORD,
+            "maxLength": users.MAX_PASSWORD,
+        },
+    },
+}
+
+
+class BadPasswordInput(ValueError):
+    """A body that is not the expected fields as text (its content is never repeated back)."""
+
+
+def _password_fields(body: bytes, content_type: str) -> dict[str, str]:
+    """The string fields of a JSON object or an urlencoded form; BadPasswordInput otherwise."""
+    try:
+        if content_type == "application/json":
+            data = json.loads(body.decode("utf-8"))
+            if not isinstance(data, dict):
+                raise BadPasswordInput
+            return {k: v for k, v in data.items() if isinstance(v, str)}
+        if content_type == "application/x-www-form-urlencoded":
+            parsed = parse_qs(body.decode("utf-8"), max_num_fields=10, encoding="utf-8", errors="strict")
+            return {k: v[0] for k, v in parsed.items() if len(v) == 1}
+    except ValueError:  # UnicodeDecodeError, json.JSONDecodeError, too many fields
+        raise BadPasswordInput from None
+    raise BadPasswordInput
+
+
+async def _change(user: User, current: str, new: str, address: str) -> User:
+    """Change the password (services.users), commit, announce; the user with the new token version."""
+    async with async_session() as session:
+        changed = await users.change_own_password(session, user, current, new, address)
+        await session.commit()
+    await bus.publish(USERS_TOPIC)  # the user's other open tabs are sent to the login page now
+    return changed
+
+
+@router.post(
+    "/password",
+    summary="Change your own password (every token of yours is revoked, this one included)",
+    description=(
+        'JSON body `{"current_password", "new_password"}`. On success (204) every existing token '
+        "and browser session of the caller stops working, including the token that made this call: "
+        "get a new one from POST /api/auth/token with the new password. A wrong current password "
+        "counts as a failed login attempt (401; 429 once throttled)."
+    ),
+    status_code=204,
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": PASSWORD_BODY_SCHEMA}}}
+    },
+    responses={
+        204: {"description": "Changed; the caller's tokens are revoked"},
+        401: {"description": "Not logged in, or the current password is wrong"},
+        403: {"description": "Posted from another site"},
+        413: {"description": "Body too large"},
+        415: {"description": "Not a JSON body"},
+        422: {"description": "The new password breaks a rule, or a field is missing"},
+        429: {"description": "Throttled"},
+        503: {"description": "Busy"},
+    },
+)
+async def change_password(request: Request, user: CurrentUser) -> Response:
+    if not same_origin(request):
+        raise HTTPException(status_code=403, detail="cross-site request refused")
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type != "application/json":
+        return error(415, "send a JSON body")
+    try:
+        fields = _password_fields(await read_body(request, MAX_PASSWORD_BODY), content_type)
+    except BodyTooLarge:
+        return error(413, f"body larger than {MAX_PASSWORD_BODY} bytes")
+    except BadPasswordInput:
+        return error(422, "the body must be a JSON object with current_password and new_password")
+    current, new = fields.get("current_password"), fields.get("new_password")
+    if current is None or new is None:
+        return error(422, "current_password and new_password (strings) are required")
+    try:
+        await _change(user, current, new, client_address(request))
+    except users.UserError as exc:
+        return error(422, str(exc))
+    except auth.LoginInvalid:
+        return JSONResponse(
+            {"error": "the current password is wrong"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    except auth.LoginError as exc:
+        return _refusal(exc)
+    return Response(status_code=204)
+
+
+# What the account page is told after its form (a short code, never the input).
+_FORM_ERRORS: dict[type[Exception], str] = {
+    auth.LoginInvalid: "invalid",
+    auth.LoginThrottled: "throttled",
+    auth.LoginBusy: "busy",
+}
+
+
+def _back_to_account(code: str) -> RedirectResponse:
+    return RedirectResponse(f"/account?error={code}", status_code=303)
+
+
+@router.post("/password/form", summary="Browser form: change your own password", include_in_schema=False)
+async def browser_change_password(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> Response:
+    if not same_origin(request):
+        raise HTTPException(status_code=403, detail="cross-site password change refused")
+    if user is None:
+        if "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse("/login?next=/account", status_code=303)
+        raise HTTPException(status_code=401, detail="login required", headers={"WWW-Authenticate": "Bearer"})
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":  # what a browser's form sends
+        return _back_to_account("input")
+    try:
+        fields = _password_fields(await read_body(request, MAX_PASSWORD_BODY), content_type)
+    except (BodyTooLarge, BadPasswordInput):
+        return _back_to_account("input")
+    current, new, repeat = (fields.get(k, "") for k in ("current_password", "new_password", "repeat_password"))
+    if not current or not new or not repeat:
+        return _back_to_account("missing")
+    if new != repeat:
+        return _back_to_account("mismatch")
+    try:
+        changed = await _change(user, current, new, client_address(request))
+    except users.PasswordRejected as exc:
+        return _back_to_account(exc.code)
+    except auth.LoginError as exc:
+        return _back_to_account(_FORM_ERRORS.get(type(exc), "invalid"))
+    except TRANSIENT_DB_ERRORS:
+        return _back_to_account("unavailable")
+    # Every older token is revoked: this tab gets a fresh one and stays logged in.
+    response = RedirectResponse("/account?changed=1", status_code=303)
+    set_session_cookie(response, request, auth.new_token(changed)[0])
+    return response

@@ -1,4 +1,4 @@
-"""Coloured badges for severity, status, rule action, analysis urgency and action risk."""
+"""Coloured badges for severity, status, rule action, analysis urgency and state, and action risk."""
 
 import reflex as rx
 
@@ -28,3 +28,26 @@ def urgency_badge(value: rx.Var, **props: object) -> rx.Component:
 
 def risk_badge(value: rx.Var, **props: object) -> rx.Component:
     return _badge(value, RISK_COLORS, class_name="risk", **props)
+
+
+def analysis_badge(status: rx.Var, urgency: rx.Var) -> rx.Component:
+    """An alert's analysis state in a list: the urgency once done (as on the alert page), a quiet
+    outline while queued or running, red when failed, a dash when never analysed."""
+
+    def quiet(text: str, color: str = "gray") -> rx.Component:
+        return rx.badge(text, color_scheme=color, variant="outline", class_name=f"analysis analysis-{text}")
+
+    done = rx.cond(
+        urgency != "",
+        _badge(urgency, URGENCY_COLORS, class_name="analysis analysis-done urgency"),
+        rx.badge("done", color_scheme="gray", variant="soft", class_name="analysis analysis-done"),
+    )
+    return rx.match(
+        status,
+        ("done", done),
+        ("queued", quiet("queued")),
+        ("running", quiet("running", "blue")),
+        ("failed", rx.badge("failed", color_scheme="red", variant="soft", class_name="analysis analysis-failed")),
+        ("cancelled", quiet("cancelled")),
+        rx.text("—", color_scheme="gray", class_name="analysis analysis-none"),
+    )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from remediation_app.components.badges import action_badge, severity_badge, status_badge
+from remediation_app.components.badges import action_badge, analysis_badge, severity_badge, status_badge
 from remediation_app.components.pager import page_count, pager, showing
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.layout import layout
 from remediation_app.services import costs
-from remediation_app.services.alerts import AlertFilter, alert_summary, list_alerts
+from remediation_app.services.alerts import ANALYSIS_FILTERS, AlertFilter, alert_summaries, list_alerts
 from remediation_app.services.auth import Forbidden
 from remediation_app.state import end_session, follow_events, user_from_cookies
 
@@ -18,7 +18,13 @@ ANY = "any"  # Radix selects cannot hold an empty value
 
 
 def _row(alert: dict[str, object]) -> dict[str, str]:
-    return {k: "" if v is None else str(v) for k, v in alert.items()}
+    """Flat text for the table; the analysis state as `analysis_status` and `analysis_urgency`."""
+    analysis = alert.get("analysis")
+    row = {k: "" if v is None else str(v) for k, v in alert.items() if k != "analysis"}
+    if isinstance(analysis, dict):
+        row["analysis_status"] = str(analysis.get("status") or "none")
+        row["analysis_urgency"] = str(analysis.get("urgency") or "")
+    return row
 
 
 def _usd(value: float) -> str:
@@ -43,6 +49,7 @@ class AlertsState(rx.State):
     status: str = ANY
     severity: str = ANY
     action: str = ANY
+    analysis: str = ANY
     query: str = ""
     live: bool = False
     error: str = ""
@@ -64,7 +71,7 @@ class AlertsState(rx.State):
         def pick(v: str) -> str:
             return "" if v == ANY else v
 
-        return AlertFilter(pick(self.status), pick(self.severity), pick(self.action), self.query)
+        return AlertFilter(pick(self.status), pick(self.severity), pick(self.action), self.query, pick(self.analysis))
 
     async def _load(self, flt: AlertFilter, page: int) -> None:
         """Query outside the state lock, then publish rows, unless the filter or page changed
@@ -72,7 +79,8 @@ class AlertsState(rx.State):
         try:
             async with async_session() as session:
                 alerts, total = await list_alerts(session, flt, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
-            rows, error = [_row(alert_summary(a)) for a in alerts], ""
+                summaries = await alert_summaries(session, alerts)
+            rows, error = [_row(s) for s in summaries], ""
         except TRANSIENT_DB_ERRORS:
             rows, total, error = [], 0, "The database is unavailable; retrying on the next change."
         async with self:
@@ -134,6 +142,11 @@ class AlertsState(rx.State):
         return AlertsState.reload
 
     @rx.event
+    def set_analysis(self, value: str):
+        self.analysis, self.page = value, 0
+        return AlertsState.reload
+
+    @rx.event
     def set_query(self, value: str):
         self.query, self.page = value[:200], 0
         return AlertsState.reload
@@ -176,6 +189,9 @@ def filters() -> rx.Component:
             "filter-action",
             "Action",
         ),
+        _select(
+            [ANY, *ANALYSIS_FILTERS], AlertsState.analysis, AlertsState.set_analysis, "filter-analysis", "Analysis"
+        ),
         rx.vstack(
             rx.text("Search", size="1", color_scheme="gray"),
             rx.debounce_input(
@@ -213,6 +229,11 @@ def alert_row(row: rx.Var) -> rx.Component:
         rx.table.cell(rx.text(row["job"])),
         rx.table.cell(rx.text(row["summary"], class_name="summary", max_width="32em", trim="both")),
         rx.table.cell(action_badge(row["action"])),
+        rx.table.cell(
+            analysis_badge(row["analysis_status"], row["analysis_urgency"]),
+            class_name="analysis-cell",
+            custom_attrs={"data-analysis": row["analysis_status"]},
+        ),
         rx.table.cell(rx.moment(row["starts_at"], from_now=True, interval=30_000), white_space="nowrap"),
         rx.table.cell(rx.text(row["times_notified"])),
         class_name="alert-row",
@@ -221,7 +242,7 @@ def alert_row(row: rx.Var) -> rx.Component:
 
 
 def alert_table() -> rx.Component:
-    headers = ["Status", "Severity", "Alert", "Instance", "Job", "Summary", "Action", "Age", "Notified"]
+    headers = ["Status", "Severity", "Alert", "Instance", "Job", "Summary", "Action", "Analysis", "Age", "Notified"]
     return rx.table.root(
         rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
         rx.table.body(rx.foreach(AlertsState.rows, alert_row), id="alert-rows"),

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from remediation_app.models import Alert, AlertNotification, Notification, RuleAction
+from remediation_app.models import Alert, AlertNotification, Analysis, AnalysisJob, JobStatus, Notification, RuleAction
 from remediation_app.services.alertmanager import clean_text
 
 MAX_PAGE = 100
 MAX_QUERY = 200
+# An alert's analysis state as lists show it: its latest job's status, in the user's words.
+ANALYSIS_STATES = {
+    JobStatus.PENDING.value: "queued",
+    JobStatus.RUNNING.value: "running",
+    JobStatus.FAILED.value: "failed",
+    JobStatus.CANCELLED.value: "cancelled",
+    JobStatus.SUCCEEDED.value: "done",
+}
+NO_ANALYSIS = "none"
+ANALYSIS_FILTERS = (NO_ANALYSIS, *ANALYSIS_STATES.values())
 
 
 @dataclass(frozen=True)
@@ -24,6 +36,7 @@ class AlertFilter:
     severity: str = ""
     action: str = ""
     q: str = ""
+    analysis: str = ""  # one of ANALYSIS_FILTERS: the state of the alert's latest job
 
 
 def _like_escape(text: str) -> str:
@@ -47,7 +60,25 @@ def _where(flt: AlertFilter) -> list[Any]:
         clauses.append(
             sa.or_(*(col(c).ilike(pattern, escape="\\") for c in (Alert.alertname, Alert.instance, Alert.summary)))
         )
+    if flt.analysis:
+        clauses.append(_analysis_clause(flt.analysis))
     return clauses
+
+
+def _analysis_clause(state: str) -> Any:
+    """Alerts whose latest job (highest id) is in `state`; "none": alerts without any job."""
+    if state == NO_ANALYSIS:
+        return ~sa.exists().where(col(AnalysisJob.alert_id) == col(Alert.id))
+    statuses = [status for status, shown in ANALYSIS_STATES.items() if shown == state]
+    newer = aliased(AnalysisJob)
+    latest_in_state = (
+        select(AnalysisJob.alert_id)
+        .where(col(AnalysisJob.status).in_(statuses))
+        .where(
+            ~sa.exists().where(col(newer.alert_id) == col(AnalysisJob.alert_id), col(newer.id) > col(AnalysisJob.id))
+        )
+    )
+    return col(Alert.id).in_(latest_in_state)
 
 
 async def list_alerts(
@@ -65,6 +96,51 @@ async def list_alerts(
         .offset(max(0, offset))
     )
     return list(rows.all()), int(total)
+
+
+@dataclass(frozen=True)
+class AnalysisState:
+    """Where an alert's analysis stands: its latest job's state and its latest analysis' urgency."""
+
+    status: str = NO_ANALYSIS
+    urgency: str | None = None
+
+    def public(self) -> dict[str, str | None]:
+        return {"status": self.status, "urgency": self.urgency}
+
+
+async def analysis_states(session: AsyncSession, alert_ids: Sequence[int]) -> dict[int, AnalysisState]:
+    """The analysis state of each alert of a page, in two queries whatever the page's size.
+
+    "Latest" is the highest id (ids grow with creation on SQLite and PostgreSQL). The urgency is the
+    latest analysis' even while a newer job is queued, running or failed; None when it had none."""
+    ids = sorted(set(alert_ids))
+    if not ids:
+        return {}
+    latest_jobs = (
+        select(func.max(AnalysisJob.id)).where(col(AnalysisJob.alert_id).in_(ids)).group_by(col(AnalysisJob.alert_id))
+    )
+    jobs = await session.exec(
+        select(AnalysisJob.alert_id, AnalysisJob.status).where(col(AnalysisJob.id).in_(latest_jobs))
+    )
+    latest_analyses = (
+        select(func.max(Analysis.id)).where(col(Analysis.alert_id).in_(ids)).group_by(col(Analysis.alert_id))
+    )
+    analyses = await session.exec(
+        select(Analysis.alert_id, Analysis.urgency).where(col(Analysis.id).in_(latest_analyses))
+    )
+    urgency = {alert_id: value or None for alert_id, value in analyses.all()}
+    return {
+        alert_id: AnalysisState(ANALYSIS_STATES.get(status, status), urgency.get(alert_id))
+        for alert_id, status in jobs.all()
+    }
+
+
+async def alert_summaries(session: AsyncSession, alerts: Sequence[Alert]) -> list[dict[str, Any]]:
+    """A page of alerts in the list shape, each with its analysis state (two queries in all)."""
+    states = await analysis_states(session, [a.id for a in alerts if a.id is not None])
+    none = AnalysisState()
+    return [{**alert_summary(a), "analysis": states.get(a.id or 0, none).public()} for a in alerts]
 
 
 async def get_alert(session: AsyncSession, alert_id: int) -> Alert | None:

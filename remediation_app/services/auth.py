@@ -94,14 +94,18 @@ async def _recent_failures(session: AsyncSession, *, username: str, address: str
     return (await session.exec(by_user)).one(), (await session.exec(by_address)).one()
 
 
+async def _throttled(session: AsyncSession, *, username: str, address: str) -> bool:
+    settings = get_settings()
+    by_user, by_address = await _recent_failures(session, username=username, address=address)
+    return by_user >= settings.login_max_failures_per_user or by_address >= settings.login_max_failures_per_address
+
+
 async def login(*, username: str, password: str, address: str) -> User:
     """The user, or LoginInvalid / LoginThrottled / LoginBusy. Every attempt is recorded and audited."""
-    settings = get_settings()
     username = username.strip()[:MAX_USERNAME]
     address = address[:64]
     async with async_session() as session:
-        by_user, by_address = await _recent_failures(session, username=username, address=address)
-        if by_user >= settings.login_max_failures_per_user or by_address >= settings.login_max_failures_per_address:
+        if await _throttled(session, username=username, address=address):
             audit.record(session, action="login.throttled", actor=username, address=address, success=False)
             await session.commit()
             raise LoginThrottled
@@ -124,6 +128,20 @@ async def login(*, username: str, password: str, address: str) -> User:
         audit.record(session, action="login.success", actor=user, address=address)
         await session.commit()
         return user
+
+
+async def confirm_password(session: AsyncSession, *, user: User, password: str, address: str) -> None:
+    """A logged-in user proves they know their password (before changing it): throttled, bounded
+    and recorded like a login, so a wrong password counts as a failed login attempt of that account
+    and address. Raises LoginThrottled, LoginBusy or LoginInvalid; the attempt is added to the
+    session, and the caller commits it whether or not this raised."""
+    address = address[:64]
+    if await _throttled(session, username=user.username, address=address):
+        raise LoginThrottled
+    ok = len(password) <= MAX_PASSWORD and await hashing.run(verify_password, password, user.password_hash)
+    session.add(LoginAttempt(at=utcnow(), username=user.username, address=address, success=ok))
+    if not ok:
+        raise LoginInvalid
 
 
 def new_token(user: User) -> tuple[str, Claims]:

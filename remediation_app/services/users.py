@@ -1,5 +1,5 @@
-"""Users: the first admin, and the admin's changes (each audited; role, activity and password
-changes revoke the user's existing tokens)."""
+"""Users: the first admin, the admin's changes and a user's change of their own password (each
+audited; role, activity and password changes revoke the user's existing tokens)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.db import async_session
 from remediation_app.models import Role, User, utcnow
-from remediation_app.services import audit
+from remediation_app.services import audit, auth
 from remediation_app.services.security import hash_password
 from remediation_app.settings import get_settings
 
@@ -63,15 +63,33 @@ class UserError(ValueError):
     """A user change that cannot be made; the message says why."""
 
 
+class PasswordRejected(UserError):
+    """A new password that breaks a rule; `code` names the rule (short, safe to put in a URL)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,149}")
 MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
 
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"the password needs at least {MIN_PASSWORD} characters")
-    if len(password) > 1024:
-        raise UserError("the password is longer than 1024 characters")
+        raise PasswordRejected(f"the password needs at least {MIN_PASSWORD} characters", "short")
+    if len(password) > MAX_PASSWORD:
+        raise PasswordRejected(f"the password is longer than {MAX_PASSWORD} characters", "long")
+    # NUL cannot be typed into the login form, and a lone surrogate (JSON allows "\ud800") cannot be hashed.
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        usable = False
+    else:
+        usable = "\x00" not in password
+    if not usable:
+        raise PasswordRejected("the password contains characters that cannot be used", "characters")
 
 
 async def list_users(session: AsyncSession) -> list[User]:
@@ -166,6 +184,43 @@ async def reset_password(
         address=address,
     )
     return user
+
+
+async def change_own_password(session: AsyncSession, user: User, current: str, new: str, address: str = "") -> User:
+    """A logged-in user changes their own password; the stored user, changed (the caller commits).
+
+    The new password is checked first (the same rules as everywhere, and not the current one), then
+    the current password like a login (auth.confirm_password: throttled, through the bounded hashing
+    gate, a wrong one counts as a failed attempt; that attempt and its audit event are committed
+    here before LoginInvalid, LoginThrottled or LoginBusy is raised). The token version is bumped:
+    every token of the user, the caller's own included, stops working.
+    """
+    _check_password(new)
+    if new == current:
+        raise PasswordRejected("the new password must differ from the current one", "same")
+    fresh = await session.get(User, user.id)
+    if fresh is None or not fresh.is_active:
+        raise auth.LoginInvalid
+    try:
+        await auth.confirm_password(session, user=fresh, password=current, address=address)
+    except (auth.LoginInvalid, auth.LoginThrottled) as exc:
+        reason = "throttled" if isinstance(exc, auth.LoginThrottled) else "wrong current password"
+        audit.record(
+            session,
+            action="user.password_change",
+            actor=fresh,
+            target=fresh.username,
+            address=address,
+            success=False,
+            details={"reason": reason},
+        )
+        await session.commit()
+        raise
+    password_hash = await auth.hashing.run(hash_password, new)
+    fresh.password_hash, fresh.token_version, fresh.updated_at = password_hash, fresh.token_version + 1, utcnow()
+    session.add(fresh)
+    audit.record(session, action="user.password_change", actor=fresh, target=fresh.username, address=address)
+    return fresh
 
 
 def user_public(user: User) -> dict[str, object]:

@@ -22,7 +22,7 @@ from playwright.sync_api import Page, expect
 from tests.conftest import WEBHOOK_TOKEN
 from tests.e2e.conftest import _running, post_alerts, unique
 from tests.support.app_server import ADMIN_PASSWORD, ADMIN_USERNAME, AppServer
-from tests.support.browser import LOAD_TIMEOUT_MS, Tab
+from tests.support.browser import LOAD_TIMEOUT_MS, Tab, alert_row
 from tests.support.databases import sqlite_url
 from tests.support.fake_llm import GOOD_ANALYSIS, FakeLLM, RecordedRequest, Step, closed_port, error, reply
 from tests.support.payloads import am_alert, notification
@@ -162,6 +162,31 @@ def test_automatic_analysis_appears_live(llm_app, fake, new_tab):
     expect(page.locator("#spend-today")).to_have_text(re.compile(r"^\$\d+\.\d{4}$"))
     assert int(page.locator("#analyses-today").inner_text()) >= 1
     expect(page.locator("#budget-reached")).to_have_count(0)
+
+
+def test_dashboard_shows_each_alerts_analysis_state_live(llm_app, fake, new_tab):
+    """An open dashboard follows the worker: running, then the urgency (or failed), without a reload."""
+    done, failed, manual = unique("DashDone"), unique("DashFail"), unique("DashManual")
+    answer(fake, done, lambda: reply(delay=4))  # long enough to see it running
+    answer(fake, failed, lambda: error(401))  # refused key: fails at once, no retry
+    tab = admin_tab(llm_app, new_tab)
+    page = tab.open_dashboard(llm_app)
+    tab.mark()
+    post_alerts(
+        llm_app,
+        notification(am_alert(done, severity="critical"), am_alert(failed, severity="critical"), am_alert(manual)),
+    )
+    done_cell = alert_row(page, done).locator(".analysis-cell")
+    expect(done_cell).to_have_attribute("data-analysis", "running", timeout=10_000)
+    expect(done_cell.locator(".analysis-running")).to_have_text("running")
+    expect(done_cell).to_have_attribute("data-analysis", "done", timeout=ANALYSIS_TIMEOUT_MS)
+    expect(done_cell.locator(".urgency")).to_have_text("HIGH")
+    failed_cell = alert_row(page, failed).locator(".analysis-cell")
+    expect(failed_cell).to_have_attribute("data-analysis", "failed", timeout=ANALYSIS_TIMEOUT_MS)
+    expect(failed_cell.locator(".analysis-failed")).to_have_text("failed")
+    manual_cell = alert_row(page, manual).locator(".analysis-cell")
+    expect(manual_cell).to_have_attribute("data-analysis", "none")
+    assert tab.still_same_document(), "the dashboard reloaded"
 
 
 def test_hostile_alert_and_answer_stay_inert(llm_app, fake, new_tab):

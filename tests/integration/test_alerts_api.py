@@ -53,6 +53,7 @@ async def test_list_is_newest_first_and_hides_ignored(client, corpus):
     item = body["items"][0]
     assert set(item) >= {"id", "fingerprint", "status", "alertname", "severity", "instance", "job", "summary"}
     assert set(item) >= {"action", "starts_at", "ends_at", "first_received_at", "last_received_at", "times_notified"}
+    assert item["analysis"] == {"status": "none", "urgency": None}
 
 
 async def test_a_redelivered_alert_moves_to_the_top(client, post_webhook):
@@ -128,6 +129,7 @@ BAD_LIST_PARAMETERS = [
     {"offset": "x"},
     {"q": "x" * 201},
     {"severity": "s" * 256},
+    {"analysis": "pending"},
 ]
 
 

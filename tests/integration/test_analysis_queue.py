@@ -119,6 +119,8 @@ async def test_auto_analyze_alert_is_analysed_and_stored(post_webhook, client, l
     assert analysis["prompt_tokens"] > 0 and analysis["completion_tokens"] > 0
     assert analysis["cost_usd"] is not None and analysis["cost_usd"] > 0  # LiteLLM's price for gpt-4o-mini
     assert analysis["requested_by"] == "rule:Critical" and analysis["latency_ms"] >= 0
+    [item] = (await client.get("/api/alerts")).json()["items"]
+    assert item["analysis"] == {"status": "done", "urgency": "HIGH"}
 
     [request] = fake.chat_requests
     assert request.headers["authorization"] == "Bearer sk-test-key"
@@ -174,6 +176,8 @@ async def test_last_attempt_fails_and_the_alert_shows_why(post_webhook, client, 
     assert body["analysis"] is None
     assert body["analysis_job"]["status"] == "failed"
     assert "model overloaded" in body["analysis_job"]["last_error"]
+    [item] = (await client.get("/api/alerts")).json()["items"]
+    assert item["analysis"] == {"status": "failed", "urgency": None}
 
 
 async def test_a_refused_key_fails_at_once(post_webhook, llm_env, fake):

@@ -31,6 +31,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/login"): OWN,
     ("POST", "/api/auth/logout"): LOGIN,
     ("GET", "/api/auth/me"): LOGIN,
+    ("POST", "/api/auth/password"): LOGIN,  # needs the current password as well
+    ("POST", "/api/auth/password/form"): LOGIN,
     ("GET", "/api/alerts"): LOGIN,
     ("GET", "/api/alerts/{alert_id}"): LOGIN,
     ("GET", "/api/alerts/{alert_id}/analyses"): LOGIN,

@@ -34,6 +34,7 @@ from sqlmodel import col, func, select
 from remediation_app import state as state_module
 from remediation_app.db import async_session, dispose_engines
 from remediation_app.models import AnalysisJob, AuditEvent, LLMProvider, User
+from remediation_app.pages.account import ERRORS as account_errors
 from remediation_app.services import app_secrets, audit, providers
 from remediation_app.services.alertmanager import NotificationIn
 from remediation_app.services.ingest import receive_notification
@@ -271,6 +272,7 @@ async def _alerts_load(w: World, name: str = "") -> None:
     ("AlertsState", "set_status"),
     ("AlertsState", "set_severity"),
     ("AlertsState", "set_action"),
+    ("AlertsState", "set_analysis"),
     ("AlertsState", "set_query"),
     ("AlertsState", "next_page"),
     ("AlertsState", "previous_page"),
@@ -278,7 +280,13 @@ async def _alerts_load(w: World, name: str = "") -> None:
 async def _alerts_filters(w: World, name: str) -> None:
     """They only change the tab's filter or page; the loading is AlertsState.reload's (checked above)."""
     cls = _state_cls("AlertsState")
-    args = {"set_status": ["firing"], "set_severity": ["warning"], "set_action": ["manual"], "set_query": ["x"]}
+    args = {
+        "set_status": ["firing"],
+        "set_severity": ["warning"],
+        "set_action": ["manual"],
+        "set_analysis": ["failed"],
+        "set_query": ["x"],
+    }
     for role in ROLES:
         page = w.state(cls, role)
         page.total = 120  # so that next_page has a page to go to
@@ -337,9 +345,36 @@ PROTECTED: dict[str, Callable[[Any], bool]] = {
     "AdminSettingsState": lambda s: bool(s.loaded or s.webhook_token_set),
     "AlertAnalysisState": lambda s: bool(s.loaded or s.analyses or s.choices or s.queue_kind),
     "AdminProvidersState": lambda s: bool(s.rows or s.loaded or s.editing_id),
+    "AccountState": lambda s: bool(s.username or s.role or s.last_login),
 }
 for _cls_name, _protected in PROTECTED.items():
     DECISIONS[(_cls_name, "setvar")] = functools.partial(_setvar, cls_name=_cls_name, protected=_protected)
+
+
+# --- Account page (any logged-in user; the password itself is changed by a native form post) ---
+
+
+@decides(("AccountState", "load"))
+async def _account_load(w: World, _name: str) -> None:
+    """Anonymous: sent to log in, nothing shown. A user and an admin see themselves, and the
+    message of the code in the URL (an unknown code shows nothing)."""
+    for query, notice, error in [
+        ("?changed=1", True, ""),
+        ("?error=invalid", False, "invalid"),
+        ("?error=<b>", False, ""),
+    ]:
+        for role in ROLES:
+            page = w.state(_state_cls("AccountState"), role, path=f"/account{query}")
+            result = await call(page, "load")
+            if role == "anonymous":
+                assert redirect_of(result) == "/login?next=/account"
+                assert (page.username, page.role, page.last_login, page.notice, page.error) == ("", "", "", "", "")
+                continue
+            assert result is None and (page.username, page.role) == (f"roles-{role}", role)
+            assert page.last_login == "never"
+            assert bool(page.notice) is notice
+            assert page.error == (account_errors[error] if error else "")
+            assert_no_secret_in_state(page, *[c.split("re_session=")[1] for c in w.cookies.values() if c])
 
 
 # --- Users admin page -------------------------------------------------------------------------
@@ -736,6 +771,7 @@ def test_every_handler_has_a_role_decision() -> None:
         "TerminalPanelState",
         "AdminServersState",
         "AdminSessionsState",
+        "AccountState",
     } <= {cls for cls, _ in handlers}
 
 
