@@ -280,7 +280,8 @@ def _send_test_alert(args: argparse.Namespace) -> int:
             raise CommandError(f"not a label: {item!r} (expected name=value)")
         labels[name] = value
     url = _webhook_url(args.url or f"http://127.0.0.1:{os.environ.get('PORT') or 8080}")
-    token = args.token or os.environ.get("WEBHOOK_TOKEN") or ""
+    # Never from argv (other local users see the process list): stdin or the environment.
+    token = sys.stdin.readline().strip() if args.token_stdin else os.environ.get("WEBHOOK_TOKEN") or ""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     username, password = os.environ.get("WEBHOOK_USERNAME"), os.environ.get("WEBHOOK_PASSWORD")
     basic = (username, password) if not token and username and password else None
@@ -350,7 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
         "send-test-alert", help="post a sample Alertmanager notification to a running engine and print its answer"
     )
     send.add_argument("--url", help="the engine's base URL or webhook URL (default http://127.0.0.1:$PORT or 8080)")
-    send.add_argument("--token", help="the webhook bearer token (default: $WEBHOOK_TOKEN, safer than this option)")
+    send.add_argument(
+        "--token-stdin",
+        action="store_true",
+        help="read the webhook bearer token from standard input (default: $WEBHOOK_TOKEN)",
+    )
     send.add_argument("--resolved", action="store_true", help="send the alert as resolved")
     send.add_argument("--alertname", default="RemediationEngineTest", help="default: RemediationEngineTest")
     send.add_argument("--severity", default="info", help="default: info")

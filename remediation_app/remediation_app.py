@@ -26,7 +26,7 @@ from remediation_app.pages.alert_chat import AlertChatState
 from remediation_app.pages.dashboard import AlertsState, dashboard
 from remediation_app.pages.login import LoginState, login_page
 from remediation_app.pages.terminal import TerminalPanelState, terminal_page
-from remediation_app.services import metrics
+from remediation_app.services import metrics, terminal
 from remediation_app.services.auth import prune_login_attempts
 from remediation_app.services.events import bus
 from remediation_app.services.ingest import prune_notifications
@@ -65,6 +65,9 @@ async def _prune_forever() -> None:
                 await session.commit()
             if removed:
                 log.info("pruned old notifications", extra={"removed": removed})
+            # Terminals whose process died (no heartbeat) get an end in their record.
+            if closed := await terminal.close_abandoned_sessions():
+                log.info("closed abandoned terminal sessions", extra={"closed": closed})
         except TRANSIENT_DB_ERRORS:
             log.warning("pruning skipped: database unavailable")
         await asyncio.sleep(PRUNE_EVERY_S)

@@ -180,9 +180,10 @@ async def end_session(state: rx.State) -> None:
     from reflex_base.event.context import EventContext
 
     async with state:
-        auth = await state.get_state(AuthState)
-        auth.username, auth.role = "", ""
         path = state.router.url.path
+        # Forget everything the tab was shown (every page's state), not only who was logged in.
+        root = await state.get_state(rx.State)
+        root.reset()  # type: ignore[no-untyped-call]
     try:
         context = EventContext.get()
     except LookupError:

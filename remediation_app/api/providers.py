@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,12 +40,12 @@ class ProviderBody(BaseModel):
 async def _listing() -> dict[str, Any]:
     async with async_session() as session:
         rows = await providers.list_providers(session)
-        default = await providers.default_provider(session)
+        default_id = await providers.default_provider_id(session)
     items = [providers.provider_public(r) for r in rows]
     env = providers.env_provider_public()
     if env is not None:
         items.insert(0, env)
-    return {"items": items, "default_id": default.id if default else None}
+    return {"items": items, "default_id": default_id}
 
 
 @router.get("/api/providers", summary="LLM providers (never their keys) and which one is the default")
@@ -62,7 +63,10 @@ async def _save(body: ProviderBody, provider_id: int | None, admin: Any, request
         except providers.ProviderError as exc:
             status = 404 if exc.field == "id" else 409 if "exists" in str(exc) else 422
             return error(status, str(exc), field=exc.field)
-        await session.commit()
+        try:
+            await session.commit()
+        except sa.exc.IntegrityError:  # the same name saved by someone else this instant
+            return error(409, f"name: a provider named {data.name!r} exists", field="name")
         return JSONResponse(providers.provider_public(row), status_code=201 if provider_id is None else 200)
 
 

@@ -188,12 +188,14 @@ async def terminal_ws(ws: WebSocket) -> None:
     await ws.accept()
     try:
         async with asyncio.timeout(AUTH_TIMEOUT_S):
-            first = json.loads(await ws.receive_text())
+            while (raw := await terminal.receive_text(ws)) is None:
+                pass  # a binary frame before the ticket: ignored
+        first = json.loads(raw)
         if not isinstance(first, dict) or first.get("type") != "auth":
             raise ValueError
         grant = await terminal.redeem_ticket(str(first.get("ticket") or ""))
     except terminal.TerminalRefused as refusal:
-        await terminal.refuse(ws, refusal, user=None, target="", address=address)
+        await terminal.refuse(ws, refusal, user=refusal.user, target=refusal.target, address=address)
         await ws.close(code=4401)
         return
     except (TimeoutError, ValueError, WebSocketDisconnect):

@@ -307,18 +307,22 @@ class AlertChatState(rx.State):
     async def _finish(self, turn: Any, result: StreamResult, alert_id: int, user: User) -> None:
         """Store the answer and show the conversation as stored (the streamed text becomes a message)."""
         panel: ChatPanel | None = None
+        why = "the database is unavailable"
         try:
             await save_answer(turn, result)
             async with async_session() as session:
                 panel = await load_chat_panel(session, alert_id, user, str(turn.conversation_id))
         except TRANSIENT_DB_ERRORS:
             log.warning("chat answer %s could not be stored: database unavailable", turn.answer_id)
+        except Exception:  # whatever it was, the tab must leave the streaming state
+            log.exception("chat answer %s could not be stored", turn.answer_id)
+            why = "an internal error"
         async with self:
             self.streaming, self._streaming_answer, self._stop_asked = False, 0, False
             if panel is not None and self._shown_alert == alert_id:
                 self._show(alert_id, panel)
                 self.partial = ""
             elif panel is None:
-                self.error = "The answer could not be stored (the database is unavailable): " + (
+                self.error = f"The answer could not be stored ({why}): " + (
                     result.error or "it is shown above until you reload."
                 )

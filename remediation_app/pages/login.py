@@ -18,7 +18,11 @@ class LoginState(rx.State):
     next_path: str = "/"
 
     @rx.event
-    def read_query(self):
+    async def read_query(self):
+        # Whatever this tab showed before (another user's chat, an admin's lists) is forgotten here:
+        # the next login in this tab starts from a clean state tree.
+        root = await self.get_state(rx.State)
+        root.reset()  # type: ignore[no-untyped-call]
         params = self.router.url.query_parameters
         self.message = MESSAGES.get(params.get("error", ""), "")
         target = params.get("next", "/")

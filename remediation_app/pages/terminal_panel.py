@@ -106,8 +106,8 @@ class TerminalPanelState(rx.State):
         if not isinstance(user := await self._user(), User):
             return user
         wanted = _number(alert_id) if alert_id else route_alert_id(self)
-        if str(wanted or "") != self.for_alert_id:
-            self._close()
+        # Always: a revisit of the same alert must not hand the component the old, used ticket.
+        self._close()
         self.error = ""
         rows = await self._reload(user)
         try:

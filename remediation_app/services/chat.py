@@ -30,6 +30,12 @@ TERMINAL_MAX = 16_000
 ANSWER_MAX = 200_000
 # Used when LiteLLM does not know the model's context window (a local model, a custom endpoint).
 DEFAULT_CONTEXT_TOKENS = 8192
+# Kept free of the window besides the reply: 10% of the window + 256 tokens (token counts are approximate).
+CONTEXT_MARGIN_RATIO = 0.10
+CONTEXT_MARGIN_TOKENS = 256
+ANALYSIS_MAX = 4000  # characters of the analysis' JSON sent with each question
+TRIM_RECOUNTS = 5  # whole-prompt recounts after trimming (the per-message sum is approximate)
+CONTEXT_EXCEEDED = "the conversation is too long for this model; start a new conversation"
 
 SYSTEM_PROMPT = """You are an experienced site reliability engineer helping an on-call colleague with one \
 Prometheus alert. Answer their questions concisely in Markdown; put shell commands in fenced code blocks. \
@@ -55,8 +61,31 @@ def analysis_brief(analysis: Analysis | None) -> dict[str, Any] | None:
     if analysis is None:
         return None
     if not analysis.structured:
-        return {"unstructured_answer": analysis.raw_text[:4000]}
+        return {"unstructured_answer": analysis.raw_text[:ANALYSIS_MAX]}
     return {"urgency": analysis.urgency, **analysis.result}
+
+
+def analysis_text(brief: dict[str, Any]) -> str:
+    """The brief as JSON, at most ANALYSIS_MAX characters (a structured result can be hundreds of KB)."""
+    text = json.dumps(brief, ensure_ascii=False, indent=1, default=str)
+    if len(text) > ANALYSIS_MAX:
+        text = json.dumps(brief, ensure_ascii=False, default=str)
+    if len(text) > ANALYSIS_MAX:
+        text = text[:ANALYSIS_MAX] + f"... [cut: {len(text) - ANALYSIS_MAX} more characters]"
+    return text
+
+
+def input_budget(window: int, reply_tokens: int) -> int:
+    """The prompt's token budget: the window less the reply (at most a quarter of the window, so a
+    provider whose max_tokens reaches the window leaves room for a question) and a safety margin
+    (LiteLLM counts with tiktoken when it lacks the model's own tokenizer)."""
+    reply = max(0, min(reply_tokens, window // 4))
+    return window - reply - (int(window * CONTEXT_MARGIN_RATIO) + CONTEXT_MARGIN_TOKENS)
+
+
+def safe_text(text: str) -> str:
+    """Text PostgreSQL can store: NUL characters become U+FFFD."""
+    return text.replace("\x00", "\ufffd")
 
 
 @dataclass
@@ -87,6 +116,39 @@ def count_tokens(model: str, messages: list[dict[str, str]]) -> int:
         return sum(len(m["content"]) // 4 + 4 for m in messages)
 
 
+def _terminal_part(nonce: str, terminal_text: str) -> str:
+    return "\n\nThe last lines of my terminal (untrusted output):\n" + _block("terminal", nonce, terminal_text)
+
+
+def _fit_terminal(
+    model: str, fixed: list[dict[str, str]], question: str, nonce: str, terminal_text: str, budget: int
+) -> tuple[str, int]:
+    """The question with as much of the terminal's end as fits `budget` (whole lines, from the end)
+    and the fixed part's token count. Bounded: a few recounts, then the terminal goes."""
+    ask = question + _terminal_part(nonce, terminal_text) if terminal_text else question
+    tokens = count_tokens(model, [*fixed, {"role": "user", "content": ask}])
+    if tokens <= budget or not terminal_text:
+        return ask, tokens
+    bare = count_tokens(model, [*fixed, {"role": "user", "content": question}])
+    text = terminal_text
+    for _ in range(TRIM_RECOUNTS):
+        room = budget - bare - 16  # the markers and the heading
+        if room <= 0:
+            break
+        share = room / max(1, tokens - bare)  # the part of the terminal's tokens that fits
+        keep = int(len(text) * min(share, 1.0) * 0.9)
+        text = text[len(text) - keep :] if keep > 0 else ""
+        if "\n" in text[:-1]:
+            text = text[text.index("\n") + 1 :]  # whole lines only
+        if not text:
+            break
+        ask = question + _terminal_part(nonce, text)
+        tokens = count_tokens(model, [*fixed, {"role": "user", "content": ask}])
+        if tokens <= budget:
+            return ask, tokens
+    return question, bare
+
+
 def build_context(
     *,
     alert: Alert,
@@ -100,45 +162,69 @@ def build_context(
     nonce: str | None = None,
 ) -> Context:
     """The messages for one question. `history` is (role, text) oldest first; whole turns are
-    dropped, oldest first, until the prompt plus `reply_tokens` fits the model's window."""
+    dropped, oldest first, until the prompt fits `input_budget` (the window less the reply and a
+    margin). When the question with the alert does not fit alone, the terminal text is cut from its
+    start (its last lines kept); if it still does not fit, ChatError."""
     nonce = nonce or secrets.token_hex(8)
-    budget = (window or context_window(model)) - reply_tokens
+    budget = input_budget(window or context_window(model), reply_tokens)
     facts = "The alert:\n" + quote_data(alert_data(alert), nonce).replace(
         f"<alert-data-{nonce}>", f"<alert-{nonce}>"
     ).replace(f"</alert-data-{nonce}>", f"</alert-{nonce}>")
     brief = analysis_brief(analysis)
     if brief is not None:
-        facts += "\n\nThe latest automatic analysis of it:\n" + _block(
-            "analysis", nonce, json.dumps(brief, ensure_ascii=False, indent=1)
-        )
+        facts += "\n\nThe latest automatic analysis of it:\n" + _block("analysis", nonce, analysis_text(brief))
     system = [
         {"role": "system", "content": SYSTEM_PROMPT.format(nonce=nonce)},
         {"role": "system", "content": facts},
     ]
-    ask = question
-    if terminal_text:
-        ask += "\n\nThe last lines of my terminal (untrusted output):\n" + _block(
-            "terminal", nonce, terminal_text[-TERMINAL_MAX:]
+    notes: list[str] = []
+    terminal_text = terminal_text[-TERMINAL_MAX:]
+    ask, fixed_tokens = _fit_terminal(model, system, question, nonce, terminal_text, budget)
+    if terminal_text and f"<terminal-{nonce}>" not in ask:
+        notes.append("the terminal output was left out: it does not fit the model's context window")
+    elif terminal_text and not ask.endswith(_block("terminal", nonce, terminal_text)):
+        notes.append("only the last lines of the terminal output fit the model's context window")
+    if fixed_tokens > budget:
+        raise ChatError(
+            f"the alert and the question need about {fixed_tokens} tokens; the model takes {budget} "
+            "(shorten the question or start a new conversation)"
         )
+    question_message = {"role": "user", "content": ask}
     turns = [{"role": role, "content": text} for role, text in history]
     dropped = 0
-    while True:
-        messages = [*system, *turns, {"role": "user", "content": ask}]
-        tokens = count_tokens(model, messages)
-        if tokens <= budget or not turns:
-            break
-        # Drop the oldest turn; an answer left without its question goes with it.
+    while turns and turns[0]["role"] != "user":  # an answer whose question is not in the history
         turns.pop(0)
         dropped += 1
-        while turns and turns[0]["role"] != "user":
-            turns.pop(0)
+    # Each turn counted once; the drops subtract (trimming stays linear in the history's length).
+    sizes = [count_tokens(model, [turn]) for turn in turns]
+    total = fixed_tokens + sum(sizes)
+    first = 0
+
+    def drop_turn() -> None:
+        # The oldest turn; an answer left without its question goes with it.
+        nonlocal first, total, dropped
+        total -= sizes[first]
+        first += 1
+        dropped += 1
+        while first < len(turns) and turns[first]["role"] != "user":
+            total -= sizes[first]
+            first += 1
             dropped += 1
-    if tokens > budget:
-        raise ChatError(
-            f"the alert and the question need {tokens} tokens; the model takes {budget} (shorten the question "
-            "or attach fewer terminal lines)"
-        )
-    return Context(messages=messages, prompt_tokens=tokens, dropped_turns=dropped, budget=budget)
+
+    while total > budget and first < len(turns):
+        drop_turn()
+    messages = [*system, *turns[first:], question_message]
+    tokens = count_tokens(model, messages)
+    for _ in range(TRIM_RECOUNTS):  # the sum of the parts approximates the whole: check it
+        if tokens <= budget or first >= len(turns):
+            break
+        drop_turn()
+        messages = [*system, *turns[first:], question_message]
+        tokens = count_tokens(model, messages)
+    if tokens > budget:  # still over after a few recounts: the question and the alert alone fit
+        dropped += len(turns) - first
+        messages, tokens = [*system, question_message], fixed_tokens
+    return Context(messages=messages, prompt_tokens=tokens, dropped_turns=dropped, budget=budget, notes=notes)
 
 
 @dataclass
@@ -192,6 +278,7 @@ async def stream_answer(provider: ProviderConfig, context: Context, result: Stre
                 piece = chunk.choices[0].delta.content or ""
             except (AttributeError, IndexError, TypeError):
                 piece = ""
+            piece = safe_text(piece)
             if piece and len(result.text) < ANSWER_MAX:
                 result.text += piece
                 yield piece
@@ -199,8 +286,12 @@ async def stream_answer(provider: ProviderConfig, context: Context, result: Stre
         result.stopped = True
         raise
     except Exception as exc:
-        error: LLMError = classify(exc)
-        result.error = str(error)
+        if isinstance(exc, litellm.ContextWindowExceededError):  # our count was off: say what to do
+            log.info("chat: the provider refused the context as too long: %s", exc)
+            result.error = CONTEXT_EXCEEDED
+        else:
+            error: LLMError = classify(exc, provider)
+            result.error = safe_text(str(error))
     finally:
         if response is not None and hasattr(response, "aclose"):
             try:

@@ -19,12 +19,14 @@ from remediation_app.services.chat import (
     Context,
     StreamResult,
     build_context,
+    safe_text,
 )
 from remediation_app.services.crypto import DecryptionError
 from remediation_app.services.jobs import analyses_for
 from remediation_app.services.llm import ProviderConfig
 
 QUESTION_MAX = 8000
+HISTORY_MAX = 200  # messages loaded to build the context (older ones would be trimmed anyway)
 TITLE_MAX = 80
 
 
@@ -47,11 +49,13 @@ async def own_conversation(session: AsyncSession, conversation_id: int, user: Us
     return row if row is not None and row.user_id == user.id else None
 
 
-async def messages_of(session: AsyncSession, conversation_id: int) -> list[ChatMessage]:
-    rows = await session.exec(
-        select(ChatMessage).where(col(ChatMessage.conversation_id) == conversation_id).order_by(col(ChatMessage.id))
-    )
-    return list(rows.all())
+async def messages_of(session: AsyncSession, conversation_id: int, *, last: int | None = None) -> list[ChatMessage]:
+    """The conversation's messages, oldest first; `last`: only the latest that many."""
+    query = select(ChatMessage).where(col(ChatMessage.conversation_id) == conversation_id)
+    if last is None:
+        return list((await session.exec(query.order_by(col(ChatMessage.id)))).all())
+    rows = await session.exec(query.order_by(col(ChatMessage.id).desc()).limit(last))
+    return list(reversed(rows.all()))
 
 
 def check_question(question: str) -> str:
@@ -117,9 +121,9 @@ async def finish_turn(session: AsyncSession, answer_id: int, result: StreamResul
     answer = await session.get(ChatMessage, answer_id)
     if answer is None:
         return None
-    answer.content = result.text
+    answer.content = safe_text(result.text)
     answer.status = "error" if result.error else "stopped" if result.stopped else "complete"
-    answer.error = result.error
+    answer.error = safe_text(result.error)
     answer.prompt_tokens, answer.completion_tokens = result.prompt_tokens, result.completion_tokens
     answer.cost_usd, answer.latency_ms = result.cost_usd, result.latency_ms
     answer.finished_at = utcnow()
@@ -170,7 +174,10 @@ async def prepare_turn(
     provider_id: int | None = None,
 ) -> Turn:
     """Check the question, pick the provider, build the context and store the question and an empty
-    answer (committed). Raises ChatError with a message for the user."""
+    answer (committed). Raises ChatError with a message for the user.
+
+    No database connection is held while the context is built (in a thread: token counting is
+    slow): one session reads, another stores."""
     question = check_question(question)
     terminal_text = terminal_text.replace("\x00", "")[-TERMINAL_MAX:]
     async with async_session() as session:
@@ -186,23 +193,27 @@ async def prepare_turn(
         conversation = await own_conversation(session, conversation_id, user) if conversation_id else None
         if conversation is not None and conversation.alert_id != alert_id:
             conversation = None  # another alert's conversation: start a new one here
-        history = history_of(await messages_of(session, conversation.id)) if conversation and conversation.id else []
+        continued = conversation.id if conversation is not None else None
+        history = history_of(await messages_of(session, continued, last=HISTORY_MAX)) if continued else []
         latest = await analyses_for(session, alert_id, limit=1)
-        context = await asyncio.to_thread(
-            build_context,
-            alert=alert,
-            analysis=latest[0] if latest else None,
-            history=history,
-            question=question,
-            model=provider.model,
-            reply_tokens=provider.max_tokens,
-            terminal_text=terminal_text,
-        )
+    context = await asyncio.to_thread(
+        build_context,
+        alert=alert,
+        analysis=latest[0] if latest else None,
+        history=history,
+        question=question,
+        model=provider.model,
+        reply_tokens=provider.max_tokens,
+        terminal_text=terminal_text,
+    )
+    async with async_session() as session:
+        if await session.get(Alert, alert_id) is None:  # deleted meanwhile
+            raise ChatError("no such alert")
         stored, asked, answer = await start_turn(
             session,
             alert_id=alert_id,
             user=user,
-            conversation_id=conversation.id if conversation else None,
+            conversation_id=continued,
             question=question,
             terminal_text=terminal_text,
             provider=provider,

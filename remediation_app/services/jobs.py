@@ -137,13 +137,25 @@ async def request_analysis(
     if current is not None:
         if current.status == JobStatus.RUNNING.value:
             raise AnalysisRefused("an analysis of this alert is already running", 409)
-        current.automatic, current.provider_id = False, provider_id
-        current.requested_by, current.requested_by_user_id = requested_by, user.id
-        # The user's request starts afresh: all its attempts, now (a queued retry's backoff is dropped).
-        current.attempts, current.last_error = 0, ""
-        current.next_attempt_at = current.updated_at = now
-        session.add(current)
-        await session.flush()
+        # The user's request takes over the queued job and starts afresh (all its attempts, now), but
+        # only while it is still queued: a worker may claim it this instant.
+        taken = await session.exec(
+            sa.update(JOBS)
+            .where(JOBS.c.id == current.id, JOBS.c.status == JobStatus.PENDING.value)
+            .values(
+                automatic=False,
+                provider_id=provider_id,
+                requested_by=requested_by,
+                requested_by_user_id=user.id,
+                attempts=0,
+                last_error="",
+                next_attempt_at=now,
+                updated_at=now,
+            )
+        )
+        if not taken.rowcount:
+            raise AnalysisRefused("an analysis of this alert is already running", 409)
+        await session.refresh(current)
         return current
     job = AnalysisJob(
         alert_id=alert_id,
@@ -179,6 +191,22 @@ async def claim(session: AsyncSession, worker: str, *, include_automatic: bool =
     one writer at a time, so the single UPDATE is atomic there."""
     now = utcnow()
     lease = timedelta(seconds=get_settings().analysis_lease_seconds)
+    # A job whose worker died on every attempt (it may be what kills it) is not run again.
+    await session.exec(
+        sa.update(JOBS)
+        .where(
+            JOBS.c.status == JobStatus.RUNNING.value,
+            JOBS.c.lease_expires_at < now,
+            JOBS.c.attempts >= JOBS.c.max_attempts,
+        )
+        .values(
+            status=JobStatus.FAILED.value,
+            finished_at=now,
+            updated_at=now,
+            lease_expires_at=None,
+            last_error="the worker running it stopped on every attempt (lease expired)",
+        )
+    )
     ready = sa.or_(
         sa.and_(JOBS.c.status == JobStatus.PENDING.value, JOBS.c.next_attempt_at <= now),
         sa.and_(JOBS.c.status == JobStatus.RUNNING.value, JOBS.c.lease_expires_at < now),
@@ -287,13 +315,15 @@ async def cancel(session: AsyncSession, job: ClaimedJob, worker: str, reason: st
 
 
 async def release(session: AsyncSession, job: ClaimedJob, worker: str) -> bool:
-    """Give a claimed job back untouched (shutdown, or nothing to run it with): the attempt does not count."""
+    """Give a claimed job back untouched (shutdown, or nothing to run it with): the attempt does not
+    count, and it waits a poll interval (no claim-release loop while no provider resolves)."""
     return await _finish(
         session,
         job.id,
         worker,
         status=JobStatus.PENDING.value,
         attempts=JOBS.c.attempts - 1,
+        next_attempt_at=utcnow() + timedelta(seconds=get_settings().analysis_poll_seconds),
         locked_by="",
     )
 

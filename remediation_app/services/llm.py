@@ -14,6 +14,7 @@ import os
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from remediation_app.services import metrics
 
@@ -80,8 +81,24 @@ def _status(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
-def classify(exc: BaseException) -> LLMError:
-    """Map LiteLLM's exception to our error: transient or not, with the provider's own message."""
+def scrub(text: str, provider: ProviderConfig | None) -> str:
+    """Text safe to show anyone: the provider's key (and a password inside its API base) masked,
+    NUL characters replaced (PostgreSQL cannot store them)."""
+    text = text.replace("\x00", "\ufffd")
+    if provider is None:
+        return text
+    secrets = [provider.api_key]
+    password = urlsplit(provider.api_base).password if provider.api_base else None
+    secrets.append(password or "")
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def classify(exc: BaseException, provider: ProviderConfig | None = None) -> LLMError:
+    """Map LiteLLM's exception to our error: transient or not, with the provider's own message
+    (scrubbed: providers and proxies have been known to echo the key back)."""
     litellm = litellm_module()
     status = _status(exc)
     transient_types: tuple[type[BaseException], ...] = (
@@ -99,7 +116,9 @@ def classify(exc: BaseException) -> LLMError:
     message = str(exc).strip() or name
     if not message.startswith(name):
         message = f"{name}: {message}"
-    return LLMError(message, transient=transient, status=status)
+    if isinstance(exc, litellm.ContextWindowExceededError):
+        message = "the prompt is too long for this model (" + message[:300] + ")"
+    return LLMError(scrub(message, provider), transient=transient, status=status)
 
 
 def _supports_json_mode(litellm: Any, model: str) -> bool:
@@ -170,12 +189,13 @@ async def complete(
         raise LLMError(f"Timeout: no answer within {provider.timeout_s:g} s", transient=True) from exc
     except Exception as exc:
         metrics.record_llm_call(provider.model, time.perf_counter() - started, None, None, None)
-        raise classify(exc) from exc
+        raise classify(exc, provider) from exc
     elapsed = time.perf_counter() - started
     try:
         text = response.choices[0].message.content or ""
     except (AttributeError, IndexError, TypeError):
         text = ""
+    text = str(text).replace("\x00", "\ufffd")  # model output is stored; PostgreSQL refuses NUL
     prompt_tokens, completion_tokens = _usage(response)
     cost = _cost(litellm, response)
     metrics.record_llm_call(provider.model, elapsed, prompt_tokens, completion_tokens, cost)

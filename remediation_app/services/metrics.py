@@ -9,7 +9,7 @@ reaches one of them, so the values live in files that every worker can read (pro
 multiprocess mode). `setup_multiprocess` turns it on at server start, before anything is recorded:
 - `PROMETHEUS_MULTIPROC_DIR` set: that directory (the operator empties it before each start, and
   gives each instance its own);
-- otherwise `DATA_DIR/metrics/<server>`, where `<server>` is the process id and start time of the
+- otherwise `DATA_DIR/metrics/<host>/<server>`, where `<server>` is the process id and start time of the
   process that started the workers (their parent): every worker of one server shares it, a restart
   begins a new one (counters restart from zero, which Prometheus handles), and the directories of
   servers no longer running are removed.
@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import shutil
+import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -258,7 +259,9 @@ def setup_multiprocess(data_dir: Path) -> Path | None:
         if configured:
             path = Path(configured)
         else:
-            root = (data_dir / "metrics").resolve()
+            # Per host: replicas sharing one data volume judge "is that server still running" only by
+            # the pids of their own host (their own pid namespace).
+            root = (data_dir / "metrics" / (socket.gethostname() or "localhost")).resolve()
             server = _server_name(os.getppid()) or _server_name(os.getpid()) or str(os.getpid())
             path = root / server
             _remove_stale_servers(root, keep=server)

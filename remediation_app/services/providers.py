@@ -110,6 +110,21 @@ async def list_providers(session: AsyncSession) -> list[LLMProvider]:
     return list((await session.exec(select(LLMProvider).order_by(col(LLMProvider.name)))).all())
 
 
+def _vendor(model: str) -> str:
+    return model.split("/", 1)[0].lower() if "/" in model else ""
+
+
+async def default_provider_id(session: AsyncSession) -> int | None:
+    """The id default_provider would pick, without decrypting anything (for listings)."""
+    rows = [r for r in await list_providers(session) if r.enabled]
+    marked = next((r for r in rows if r.is_default), None)
+    if marked is not None:
+        return marked.id
+    if env_provider() is not None:
+        return ENV_PROVIDER_ID
+    return rows[0].id if rows else None
+
+
 async def default_provider(session: AsyncSession) -> ProviderConfig | None:
     """The enabled provider marked default; else the environment's; else the first enabled one."""
     rows = [r for r in await list_providers(session) if r.enabled]
@@ -169,6 +184,12 @@ async def save_provider(
     if other is not None and other != provider_id:
         raise ProviderError("name", f"a provider named {data.name!r} exists")
     key_change = "kept"
+    endpoint_moved = provider_id is not None and (
+        row.api_base != data.api_base or _vendor(row.model) != _vendor(data.model)
+    )
+    if endpoint_moved and data.api_key is None and row.api_key_ciphertext:
+        # Otherwise an admin (or a stolen admin session) could send the write-only key elsewhere.
+        raise ProviderError("api_key", "the API base or the model's vendor changed: enter the API key again")
     if data.api_key is not None:
         row.api_key_ciphertext = encrypt(data.api_key) if data.api_key else ""
         key_change = "set" if data.api_key else "removed"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from remediation_app.db import async_session
 from remediation_app.models import TerminalRecordingChunk, TerminalSession
 from remediation_app.services.crypto import decrypt, encrypt, record_name
 
+log = logging.getLogger(__name__)
 CHUNK_BYTES = 64 * 1024
 FLUSH_S = 2.0
 TRUNCATED_NOTE = "\r\n[recording stopped: size limit reached; the session went on]\r\n"
@@ -38,6 +40,7 @@ class Recorder:
         self.truncated = False
         self._seq = 0
         self._writing = asyncio.Lock()
+        self._pending: set[asyncio.Task[None]] = set()
         self._lines: list[str] = []
         self._buffered = 0
         self._last_flush = time.monotonic()
@@ -53,13 +56,13 @@ class Recorder:
         self._add(json.dumps(header))
 
     def _add(self, line: str) -> None:
-        size = len(line) + 1
         if self.truncated:
             return
+        size = len(line.encode()) + 1  # stored as UTF-8: the cap counts bytes, not characters
         if self.total + size > self.max_bytes:
             self.truncated = True
             line = json.dumps([self._elapsed(), "o", TRUNCATED_NOTE])
-            size = len(line) + 1
+            size = len(line.encode()) + 1
         self._lines.append(line)
         self._buffered += size
         self.total += size
@@ -93,7 +96,16 @@ class Recorder:
         # Taken before the first await: the output pump and the housekeeping task both flush.
         self._lines, self._buffered, self._last_flush = [], 0, time.monotonic()
         seq, self._seq = self._seq, self._seq + 1
-        async with self._writing, async_session() as session:  # chunks are stored in order
+        # The write runs as its own task, shielded: a flush cancelled mid-write (the browser closed
+        # during heavy output) still stores its chunk; close() waits for it.
+        write = asyncio.create_task(self._write(seq, text), name=f"recording-{self.session_id}-{seq}")
+        self._pending.add(write)
+        write.add_done_callback(self._pending.discard)
+        await asyncio.shield(write)
+
+    async def _write(self, seq: int, text: str) -> None:
+        # The lock is FIFO and the tasks start in the order of their seq: chunks are stored in order.
+        async with self._writing, async_session() as session:
             session.add(TerminalRecordingChunk(session_id=self.session_id, seq=seq, ciphertext=encrypt(text)))
             await session.commit()
 
@@ -101,7 +113,13 @@ class Recorder:
         tail = self._out.decode(b"", final=True)
         if tail:
             self._add(json.dumps([self._elapsed(), "o", tail], ensure_ascii=False))
-        await self.flush()
+        try:
+            await self.flush()
+        finally:
+            # Writes of cancelled flushes: done before the session's record is finished.
+            for failed in await asyncio.gather(*self._pending, return_exceptions=True):
+                if isinstance(failed, Exception):
+                    log.warning("terminal session %s: a recording chunk was not stored: %r", self.session_id, failed)
 
 
 async def read_recording(session_id: int) -> AsyncIterator[str]:

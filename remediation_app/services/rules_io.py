@@ -67,8 +67,10 @@ def rule_to_dict(rule: Rule) -> dict[str, Any]:
 
 
 def dump_rules(rules: Iterable[Rule]) -> str:
-    """The YAML document: rules by priority, then name; every field, always in the same order."""
-    ordered = sorted(rules, key=lambda r: (r.priority, r.name))
+    """The YAML document: rules in the order they are tried; every field, always in the same order."""
+    # Evaluation order (priority, then creation): importing the document into an empty database
+    # creates the rules in this order, so rules of equal priority keep which one wins.
+    ordered = sorted(rules, key=lambda r: (r.priority, r.id or 0))
     document = {"version": FORMAT_VERSION, "rules": [rule_to_dict(r) for r in ordered]}
     body: str = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
     return HEADER + body
@@ -161,7 +163,7 @@ def _rule_from(item: dict[Any, Any]) -> Rule:
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise _Refused(_quote("priority") + f": must be a whole number, not {_kind(priority)}")
     action = item["action"]
-    if action not in {a.value for a in RuleAction}:
+    if not isinstance(action, str) or action not in {a.value for a in RuleAction}:
         raise _Refused(_quote("action") + f": must be one of {ACTIONS}")
     match = _patterns(item.get("match"), "match", MATCH_KEYS)
     rule = Rule(

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.models import Role, SSHServer, User, utcnow
 from remediation_app.services import audit
-from remediation_app.services.crypto import decrypt, encrypt, record_name
+from remediation_app.services.crypto import DecryptionError, decrypt, encrypt, record_name
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:.]+\]?$")
@@ -75,11 +75,30 @@ def _validate(data: ServerInput) -> None:
         raise ServerError("allowed_roles", "admin, user, or both")
     for field in ("private_key", "passphrase", "password"):
         _check_secret(field, getattr(data, field))
-    if data.private_key:
-        try:
-            asyncssh.import_private_key(data.private_key, data.passphrase or None)
-        except (asyncssh.KeyImportError, ValueError) as exc:
-            raise ServerError("private_key", f"not a usable private key ({exc})") from None
+
+
+async def _check_key(data: ServerInput, row: SSHServer | None) -> None:
+    """The key that will be stored opens with the passphrase that will be stored: a new key, or a
+    new passphrase for the stored key (decrypted here). bcrypt-pbkdf takes a quarter second or more,
+    so the import runs off the event loop."""
+    if data.private_key is None and data.passphrase is None:
+        return
+    stored = credentials(row) if row is not None else Credentials()
+    key = stored.private_key if data.private_key is None else data.private_key
+    passphrase = stored.passphrase if data.passphrase is None else data.passphrase
+    if not key:
+        return
+    # The field the admin changed: the key (with or without a passphrase) or only the passphrase.
+    field, which = ("private_key", "this private key") if data.private_key else ("passphrase", "the stored private key")
+    try:
+        await asyncio.to_thread(asyncssh.import_private_key, key, passphrase or None)
+    except asyncssh.KeyEncryptionError:
+        raise ServerError(field, f"{which} does not open with the passphrase (wrong passphrase?)") from None
+    except (asyncssh.KeyImportError, ValueError) as exc:
+        if field == "passphrase":
+            needs = "needs a passphrase" if not passphrase else f"does not open ({exc})"
+            raise ServerError(field, f"{which} {needs}") from None
+        raise ServerError(field, f"not a usable private key ({exc})") from None
 
 
 def _record(row: SSHServer, what: str) -> str:
@@ -148,6 +167,10 @@ async def save_server(
         if found is None:
             raise ServerError("id", "no such server (deleted meanwhile?)")
         row = found
+    try:
+        await _check_key(data, row if server_id is not None else None)
+    except DecryptionError as exc:
+        raise ServerError("private_key", f"{exc}; enter the private key again") from None
     clash = (await session.exec(select(SSHServer.id).where(col(SSHServer.name) == data.name))).first()
     if clash is not None and clash != server_id:
         raise ServerError("name", f"a server named {data.name!r} exists")
@@ -210,7 +233,8 @@ async def fetch_host_key(host: str, port: int) -> HostKey:
     """The key the server presents now (no authentication). ServerError with the reason if unreachable."""
     try:
         async with asyncio.timeout(FETCH_TIMEOUT_S):
-            key = await asyncssh.get_server_host_key(host, port)
+            # config=None: the service account's ~/.ssh/config must not redirect the fetch.
+            key = await asyncssh.get_server_host_key(host, port, config=None)
     except TimeoutError:
         raise ServerError("", f"no answer from {host}:{port} within {FETCH_TIMEOUT_S:g} s") from None
     except (OSError, asyncssh.Error) as exc:

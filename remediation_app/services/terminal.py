@@ -32,7 +32,7 @@ import asyncssh
 import sqlalchemy as sa
 from sqlmodel import col, func, select
 
-from remediation_app.db import async_session
+from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.models import SSHServer, TerminalSession, TerminalTicket, User, utcnow
 from remediation_app.services import audit, metrics
 from remediation_app.services.crypto import DecryptionError
@@ -47,6 +47,8 @@ LOW_WATER = 64 * 1024
 SSH_WINDOW = 128 * 1024
 READ_SIZE = 32 * 1024
 MAX_MESSAGE = 64 * 1024
+# Input the remote side has not taken yet (its program reads nothing): beyond this, input is dropped.
+MAX_PENDING_INPUT = 1024 * 1024
 HEARTBEAT_S = 30.0
 CONNECT_TIMEOUT_S = 15.0
 TERM = "xterm-256color"
@@ -55,9 +57,11 @@ TERM = "xterm-256color"
 class TerminalRefused(Exception):
     """Why a terminal cannot open, for the user (never a stack trace); `code` for the audit log."""
 
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: str, code: str, *, user: User | None = None, target: str = "") -> None:
         super().__init__(message)
         self.code = code
+        self.user = user  # whose ticket it was, when known (the audit event's actor)
+        self.target = target
 
 
 def _hash(token: str) -> str:
@@ -116,7 +120,8 @@ class Grant:
 
 
 async def redeem_ticket(token: str) -> Grant:
-    """Use a ticket (once): the user (checked again now) and the server it opens."""
+    """Use a ticket (once): the user (checked again now) and the server it opens. A refusal names
+    the ticket's owner and server when the ticket exists (for the audit log)."""
     if not token or len(token) > 200:
         raise TerminalRefused("no ticket", "no_ticket")
     now = utcnow()
@@ -131,21 +136,34 @@ async def redeem_ticket(token: str) -> Grant:
         ).first()
         await session.commit()
         if row is None:
-            used = (
+            ticket = (
                 await session.exec(select(TerminalTicket).where(col(TerminalTicket.token_hash) == _hash(token)))
             ).first()
-            if used is not None and used.used_at is not None:
-                raise TerminalRefused("this ticket was already used", "ticket_reused")
-            raise TerminalRefused("invalid or expired ticket", "bad_ticket")
+            if ticket is None:
+                raise TerminalRefused("invalid or expired ticket", "bad_ticket")
+            owner = await session.get(User, ticket.user_id)
+            target = await session.get(SSHServer, ticket.server_id)
+            name = target.name if target is not None else f"#{ticket.server_id}"
+            if ticket.used_at is not None:
+                raise TerminalRefused("this ticket was already used", "ticket_reused", user=owner, target=name)
+            raise TerminalRefused("invalid or expired ticket", "bad_ticket", user=owner, target=name)
         user_id, server_id, alert_id = row
         user = await session.get(User, user_id)
         server = await session.get(SSHServer, server_id)
+    name = server.name if server is not None else f"#{server_id}"
     if user is None or not user.is_active:
-        raise TerminalRefused("your login is no longer valid", "user")
+        raise TerminalRefused("your login is no longer valid", "user", user=user, target=name)
     if server is None:
-        raise TerminalRefused("the server was deleted", "unknown_server")
+        raise TerminalRefused("the server was deleted", "unknown_server", user=user, target=name)
     if not may_open(server, user):
-        raise TerminalRefused(f"your role may not open {server.name}", "role")
+        raise TerminalRefused(f"your role may not open {server.name}", "role", user=user, target=name)
+    if not server.host_key:  # unpinned since the ticket was issued (its host or port changed)
+        raise TerminalRefused(
+            f"{server.name}'s host key is not accepted (any more): an admin must accept it first",
+            "no_host_key",
+            user=user,
+            target=name,
+        )
     return Grant(user, server, alert_id)
 
 
@@ -204,15 +222,22 @@ async def connect(server: SSHServer) -> asyncssh.SSHClientConnection:
             "client_keys": None,
             "password": None,
             "config": None,
+            "x509_trusted_certs": None,
             "preferred_auth": "publickey" if server.auth_method == "key" else "keyboard-interactive,password",
         }
         if server.auth_method == "key":
-            options["client_keys"] = [asyncssh.import_private_key(secret.private_key, secret.passphrase or None)]
+            # bcrypt-pbkdf of a passphrase-protected key takes a quarter second or more: off the loop.
+            key = await asyncio.to_thread(asyncssh.import_private_key, secret.private_key, secret.passphrase or None)
+            options["client_keys"] = [key]
         else:
             options["password"] = secret.password
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
             return await asyncssh.connect(server.host, server.port, **options)
-    except (OSError, TimeoutError, asyncssh.Error, DecryptionError, asyncssh.KeyImportError) as exc:
+    except asyncssh.KeyEncryptionError:
+        raise TerminalRefused(
+            f"the stored private key of {server.name} does not open with its passphrase (an admin fixes that)", "key"
+        ) from None
+    except (OSError, TimeoutError, asyncssh.Error, DecryptionError, asyncssh.KeyImportError, ValueError) as exc:
         raise _refusal_of(exc, server) from None
 
 
@@ -222,6 +247,16 @@ class Socket(Protocol):
     async def receive_text(self) -> str: ...
     async def send_bytes(self, data: bytes) -> None: ...
     async def send_text(self, data: str) -> None: ...
+
+
+async def receive_text(socket: Socket) -> str | None:
+    """The next text frame; None for a binary frame (not part of the protocol: ignored, the session
+    goes on). Starlette's receive_text raises KeyError on one; a disconnect still raises."""
+    try:
+        raw = await socket.receive_text()
+    except KeyError:
+        return None
+    return raw if isinstance(raw, str) else None
 
 
 @dataclass
@@ -237,6 +272,7 @@ class Bridge:
     unacked: int = 0
     last_input: float = 0.0
     reason: str = ""
+    remote_closed: bool = False
 
     def __post_init__(self) -> None:
         self._acked = asyncio.Event()
@@ -251,6 +287,7 @@ class Bridge:
             data = await self.process.stdout.read(READ_SIZE)
             if not data:
                 self.reason = self.reason or "the remote side closed the session"
+                self.remote_closed = True
                 return
             self.unacked += len(data)
             self.bytes_out += len(data)
@@ -261,12 +298,12 @@ class Bridge:
 
     async def pump_input(self) -> None:
         while True:
-            raw = await self.socket.receive_text()
-            if len(raw) > MAX_MESSAGE:
+            raw = await receive_text(self.socket)
+            if raw is None or len(raw) > MAX_MESSAGE:
                 continue  # a paste larger than this is dropped, not half-sent
             try:
                 message = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if not isinstance(message, dict):
                 continue
@@ -274,9 +311,12 @@ class Bridge:
             if kind == "input" and isinstance(message.get("data"), str):
                 data = message["data"]
                 self.last_input = time.monotonic()
-                self.bytes_in += len(data.encode())
+                if self.process.stdin.channel.get_write_buffer_size() > MAX_PENDING_INPUT:
+                    continue  # the remote program reads nothing: typing more must not fill our memory
+                encoded = data.encode(errors="replace")
+                self.bytes_in += len(encoded)
                 self.recorder.input(data)
-                self.process.stdin.write(data.encode())
+                self.process.stdin.write(encoded)
             elif kind == "resize":
                 cols, rows = message.get("cols"), message.get("rows")
                 if isinstance(cols, int) and isinstance(rows, int) and 2 <= cols <= 1000 and 1 <= rows <= 500:
@@ -296,13 +336,16 @@ class Bridge:
             if time.monotonic() - self.last_input > idle:
                 self.reason = f"closed after {idle / 60:g} minutes without input"
                 return
-            if self.recorder.due:
-                await self.recorder.flush()
-            if time.monotonic() - last_beat >= HEARTBEAT_S:
-                last_beat = time.monotonic()
-                await _update_session(
-                    self.session_id, heartbeat_at=utcnow(), bytes_in=self.bytes_in, bytes_out=self.bytes_out
-                )
+            try:
+                if self.recorder.due:
+                    await self.recorder.flush()
+                if time.monotonic() - last_beat >= HEARTBEAT_S:
+                    last_beat = time.monotonic()
+                    await _update_session(
+                        self.session_id, heartbeat_at=utcnow(), bytes_in=self.bytes_in, bytes_out=self.bytes_out
+                    )
+            except TRANSIENT_DB_ERRORS:
+                log.warning("terminal session %s: database unavailable; retrying", self.session_id)
 
 
 async def _update_session(session_id: int, **values: Any) -> None:
@@ -325,17 +368,42 @@ async def _start_record(grant: Grant, worker: str, address: str) -> int:
             worker=worker,
         )
         session.add(row)
+        await session.commit()
+        assert row.id is not None
+        return row.id
+
+
+async def _forget_record(session_id: int) -> None:
+    """A reserved session that never opened (refused): no record, no place in the user's count."""
+    async with async_session() as session:
+        await session.exec(sa.delete(TerminalSession).where(col(TerminalSession.id) == session_id))
+        await session.commit()
+
+
+async def _audit_open(grant: Grant, session_id: int, address: str) -> None:
+    async with async_session() as session:
         audit.record(
             session,
             action="terminal.open",
             actor=grant.user,
             target=grant.server.name,
             address=address,
-            details={"alert_id": grant.alert_id},
+            details={"session_id": session_id, "alert_id": grant.alert_id},
         )
         await session.commit()
-        assert row.id is not None
-        return row.id
+
+
+async def close_abandoned_sessions() -> int:
+    """Sessions whose process died (no heartbeat for three periods) get an end and a reason."""
+    stale = utcnow() - timedelta(seconds=HEARTBEAT_S * 3)
+    async with async_session() as session:
+        result = await session.exec(
+            sa.update(TerminalSession)
+            .where(col(TerminalSession.ended_at).is_(None), col(TerminalSession.heartbeat_at) < stale)
+            .values(ended_at=TerminalSession.heartbeat_at, close_reason="cut off: the process running it stopped")
+        )
+        await session.commit()
+    return int(result.rowcount or 0)
 
 
 async def refuse(
@@ -370,24 +438,24 @@ async def run_terminal(
     """Open the SSH PTY and bridge it to the socket until either side ends; record and audit it."""
     settings = get_settings()
     assert grant.user.id is not None
-    if await open_sessions(grant.user.id) >= settings.terminal_max_sessions_per_user:
-        await refuse(
-            socket,
-            TerminalRefused(
-                f"you have {settings.terminal_max_sessions_per_user} terminals open already; close one first",
-                "too_many_sessions",
-            ),
-            user=grant.user,
-            target=grant.server.name,
-            address=address,
-        )
+    # The session row is written first and counted with the others: terminals opened at the same
+    # instant cannot together pass the limit (at worst they refuse each other).
+    session_id = await _start_record(grant, worker, address)
+    if await open_sessions(grant.user.id) > settings.terminal_max_sessions_per_user:
+        await _forget_record(session_id)
+        limit = settings.terminal_max_sessions_per_user
+        refusal = TerminalRefused(f"you have {limit} terminals open already; close one first", "too_many_sessions")
+        await refuse(socket, refusal, user=grant.user, target=grant.server.name, address=address)
         return
     try:
         conn = await connect(grant.server)
-    except TerminalRefused as refusal:
-        await refuse(socket, refusal, user=grant.user, target=grant.server.name, address=address)
-        return
-    session_id = await _start_record(grant, worker, address)
+    except BaseException as exc:
+        await _forget_record(session_id)
+        if isinstance(exc, TerminalRefused):
+            await refuse(socket, exc, user=grant.user, target=grant.server.name, address=address)
+            return
+        raise
+    await _audit_open(grant, session_id, address)
     recorder = Recorder(session_id, cols=cols, rows=rows, max_bytes=settings.terminal_recording_max_mb * 1024 * 1024)
     exit_status: int | None = None
     reason = ""
@@ -402,27 +470,10 @@ async def run_terminal(
             await socket.send_text(json.dumps({"type": "ready", "session_id": session_id, "server": grant.server.name}))
             if on_ready is not None:
                 await on_ready(session_id)
-            tasks = {
-                asyncio.create_task(bridge.pump_output(), name="terminal-out"),
-                asyncio.create_task(bridge.pump_input(), name="terminal-in"),
-                asyncio.create_task(bridge.housekeeping(), name="terminal-housekeeping"),
-            }
-            try:
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-            for task in done:
-                exc = task.exception()
-                if exc is not None and not reason:
-                    if _is_disconnect(exc):
-                        reason = "the browser closed the terminal"
-                    else:
-                        log.error("terminal session %s failed", session_id, exc_info=exc)
-                        reason = f"error: {type(exc).__name__}: {str(exc)[:200]}"
-            reason = bridge.reason or reason or "closed"
-            process.close()
+            reason = await _bridge(bridge, session_id)
+            if not bridge.remote_closed:
+                process.close()
+            # After the remote's EOF its exit status may still be on the way: wait for the channel.
             with contextlib.suppress(TimeoutError, asyncssh.Error, OSError):
                 async with asyncio.timeout(2):
                     await process.wait_closed()
@@ -431,11 +482,38 @@ async def run_terminal(
         reason = reason or f"SSH connection lost: {exc}"
     finally:
         metrics.terminal_session_closed()
-        await recorder.close()
-        counts = (bridge.bytes_in, bridge.bytes_out) if bridge is not None else (0, 0)
-        await _finish_record(grant, session_id, counts, exit_status, reason, recorder, address)
+        try:
+            await recorder.close()
+        finally:
+            counts = (bridge.bytes_in, bridge.bytes_out) if bridge is not None else (0, 0)
+            await _finish_record(grant, session_id, counts, exit_status, reason, recorder, address)
     with contextlib.suppress(Exception):
         await socket.send_text(json.dumps({"type": "exit", "status": exit_status, "reason": reason}))
+
+
+async def _bridge(bridge: Bridge, session_id: int) -> str:
+    """Run the three pumps until one ends; why the session ended (for the record and the browser)."""
+    tasks = {
+        asyncio.create_task(bridge.pump_output(), name="terminal-out"),
+        asyncio.create_task(bridge.pump_input(), name="terminal-in"),
+        asyncio.create_task(bridge.housekeeping(), name="terminal-housekeeping"),
+    }
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    reason = ""
+    for task in done:
+        exc = task.exception()
+        if exc is not None and not reason:
+            if _is_disconnect(exc):
+                reason = "the browser closed the terminal"
+            else:  # the details go to the log, not to the browser
+                log.error("terminal session %s failed", session_id, exc_info=exc)
+                reason = f"internal error ({type(exc).__name__}); the session was closed"
+    return bridge.reason or reason or "closed"
 
 
 def _is_disconnect(exc: BaseException) -> bool:

@@ -46,6 +46,8 @@ class AnalysisWorker:
         self._last_sweep = 0.0
         self._provider_checked: tuple[float, bool] = (0.0, False)
         self.running = 0  # analyses in flight in this worker (for tests and metrics)
+        # Jobs whose final write has begun: their heartbeat must not mistake the end for a lost lease.
+        self._finishing: set[int] = set()
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -146,13 +148,15 @@ class AnalysisWorker:
         except Exception as exc:  # a bug or a database fault: retry like a transient error
             log.exception("analysis job %s failed unexpectedly", job.id)
             try:
-                outcome = await self._settle(job, f"internal error: {type(exc).__name__}: {exc}", transient=True)
+                # Its details (SQL, parameters) are in the log; the job's error is shown to every user.
+                outcome = await self._settle(job, f"internal error ({type(exc).__name__}); see the log", transient=True)
             except Exception:
                 # The lease runs out and another worker (or this one) takes the job up again.
                 log.exception("analysis job %s: could not record the failure", job.id)
                 outcome = "abandoned"
         finally:
             heartbeat.cancel()
+            self._finishing.discard(job.id)
             self.running -= 1
         log.info("analysis job finished", extra={"job_id": job.id, "alert_id": job.alert_id, "outcome": outcome})
         metrics.record_job_outcome(outcome)
@@ -167,8 +171,11 @@ class AnalysisWorker:
                 async with async_session() as session:
                     mine = await jobs.renew_lease(session, job.id, self.name)
                     await session.commit()
-            except TRANSIENT_DB_ERRORS:
+            except Exception:  # keep beating: a lease that lapses lets another worker run the job too
+                log.warning("analysis job %s: renewing the lease failed; retrying", job.id, exc_info=True)
                 continue
+            if job.id in self._finishing:
+                return  # the job was just finished by us: the lease is gone because the job is done
             if not mine and runner is not None:
                 log.warning("analysis job %s: lease lost; another worker has it", job.id)
                 runner.cancel()
@@ -202,6 +209,7 @@ class AnalysisWorker:
         if isinstance(provider, str):
             return await self._settle(job, provider, transient=False)
         if provider is None:
+            self._finishing.add(job.id)
             async with async_session() as session:
                 await jobs.release(session, job, self.name)
                 await session.commit()
@@ -227,6 +235,7 @@ class AnalysisWorker:
             requested_by=job.requested_by,
             requested_by_user_id=job.requested_by_user_id,
         )
+        self._finishing.add(job.id)
         async with async_session() as session:
             stored = await jobs.succeed(session, job, self.name, analysis)
             await session.commit()
@@ -237,6 +246,7 @@ class AnalysisWorker:
         return "succeeded"
 
     async def _cancel(self, job: jobs.ClaimedJob, reason: str) -> str:
+        self._finishing.add(job.id)
         async with async_session() as session:
             await jobs.cancel(session, job, self.name, reason)
             await session.commit()
@@ -246,6 +256,7 @@ class AnalysisWorker:
         """Retry later (transient, attempts left) or fail for good; the error is kept on the job."""
         error = error[:ERROR_MAX]
         retry = transient and job.attempts < job.max_attempts
+        self._finishing.add(job.id)
         async with async_session() as session:
             if retry:
                 await jobs.retry_later(session, job, self.name, error)

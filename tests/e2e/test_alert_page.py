@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import post_alerts, unique
-from tests.support.browser import PUSH_TIMEOUT_MS, alert_row, expect_pushed, search
+from tests.support.browser import LOAD_TIMEOUT_MS, PUSH_TIMEOUT_MS, alert_row, expect_pushed, search
 from tests.support.payloads import am_alert, notification
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +25,8 @@ def open_from_dashboard(page: Page, alertname: str) -> int:
     """Click the alertname link on the dashboard; returns the alert id from the URL."""
     alert_row(page, alertname).get_by_role("link", name=alertname, exact=True).click()
     expect(page).to_have_url(re.compile(r"/alerts/\d+$"))
-    expect(page.locator("#alert-name")).to_have_text(alertname)
+    # A page load (its on_load chain: login, alert, analysis, chat, terminal) on a loaded CI machine.
+    expect(page.locator("#alert-name")).to_have_text(alertname, timeout=LOAD_TIMEOUT_MS)
     return int(page.url.rsplit("/", 1)[1])
 
 

@@ -124,3 +124,33 @@ def test_deactivated_user_tab_is_logged_out(app, new_tab):
     expect(user_page).to_have_url(login_url("/"), timeout=LOGOUT_TIMEOUT_MS)
     user_page.goto(app.url + "/")
     expect(user_page).to_have_url(login_url("/"), timeout=LOAD_TIMEOUT_MS)
+
+
+def test_after_logout_the_tab_holds_nothing_of_the_previous_user(app, new_tab):
+    """An admin's pages, then logout, then another user logs in in the same tab: nothing the admin's
+    pages held (here a user name only the users page shows) reaches the tab after the logout."""
+    username = unique("e2e-after-logout-")
+    marker = unique("e2e-only-on-users-page-")
+    # An admin of its own: logging out revokes every token of that user (the shared admin's are used
+    # by the other tests).
+    admin = unique("e2e-admin-logout-")
+    app.add_user(admin, PASSWORD, role="admin")
+    app.add_user(username, PASSWORD)
+    app.add_user(marker, PASSWORD)
+    tab = new_tab(record_frames=True)
+    tab.log_in_as(app, admin, PASSWORD)
+    page = tab.page
+    page.goto(app.url + "/admin/users")
+    expect(page.locator(f"#user-row-{marker}")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    assert any(marker in frame for frame in tab.frames)
+
+    tab.frames.clear()
+    page.click("#logout")
+    expect(page).to_have_url(re.compile(r"/login/?$"), timeout=LOAD_TIMEOUT_MS)
+    expect(page.locator("#login-form")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    fill_login(page, username, PASSWORD)
+    expect(page.locator("#current-user")).to_have_text(f"{username} (user)", timeout=LOAD_TIMEOUT_MS)
+    expect(page.locator("#live-flag")).to_have_text("live", timeout=LOAD_TIMEOUT_MS)
+    assert tab.frames, "nothing recorded after the logout"
+    leaked = [frame[:200] for frame in tab.frames if marker in frame or admin in frame]
+    assert not leaked, leaked

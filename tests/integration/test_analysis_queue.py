@@ -396,7 +396,7 @@ async def test_two_workers_never_run_the_same_job(post_webhook, llm_env, fake, d
             await session.exec(sa.text("SELECT job_id, count(*) FROM analyses GROUP BY job_id"))  # type: ignore[call-overload]
         ).all()
     assert len(per_job) == 20 and all(count == 1 for _, count in per_job)
-    if db_kind == "postgresql":
+    if db_kind == "postgres":
         assert {j.locked_by for j in rows} == {"w1", "w2"}  # both shared the queue
 
 
@@ -407,3 +407,17 @@ async def test_unstructured_json_values_are_bounded(post_webhook, client, llm_en
         await wait_jobs(all_done)
     analysis = (await client.get(f"/api/alerts/{alert_id}")).json()["analysis"]
     assert len(analysis["root_cause"]) < 9000 and len(analysis["immediate_actions"]) <= 20
+
+
+async def test_a_job_that_kills_every_worker_is_not_run_forever(post_webhook, llm_env, fake, db):
+    llm_env(ANALYSIS_LEASE_SECONDS="1", ANALYSIS_MAX_ATTEMPTS="2")
+    await critical(post_webhook)
+    for name in ("crashed-1", "crashed-2"):  # two workers died holding it
+        async with async_session() as session:
+            assert await jobs.claim(session, name) is not None
+            await session.commit()
+        db.execute("UPDATE analysis_jobs SET lease_expires_at = :t", t="2000-01-01 00:00:00")
+    async with running(AnalysisWorker()):
+        [job] = await wait_jobs(all_done)
+    assert job.status == "failed" and "stopped on every attempt" in job.last_error
+    assert fake.chat_requests == []

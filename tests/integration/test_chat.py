@@ -14,13 +14,21 @@ from typing import Any
 
 import pytest
 
-from remediation_app.db import async_session
+from remediation_app.db import async_engine, async_session
 from remediation_app.models import ChatMessage, User, utcnow
 from remediation_app.pages.alert_chat import message_view
 from remediation_app.services import chat, costs
 from remediation_app.services.alertmanager import NotificationIn
-from remediation_app.services.chat import DEFAULT_CONTEXT_TOKENS, ChatError, StreamResult, count_tokens
+from remediation_app.services.chat import (
+    CONTEXT_EXCEEDED,
+    DEFAULT_CONTEXT_TOKENS,
+    ChatError,
+    StreamResult,
+    count_tokens,
+    input_budget,
+)
 from remediation_app.services.conversations import (
+    HISTORY_MAX,
     Turn,
     conversations,
     message_public,
@@ -31,7 +39,7 @@ from remediation_app.services.conversations import (
 )
 from remediation_app.services.ingest import receive_notification
 from tests.conftest import add_user
-from tests.support.fake_llm import FakeLLM, reply, stream
+from tests.support.fake_llm import FakeLLM, error, reply, stream
 from tests.support.payloads import am_alert, notification
 
 pytestmark = pytest.mark.anyio
@@ -149,19 +157,106 @@ async def test_context_is_cut_to_the_budget_oldest_turns_first(client, llm_env, 
     assert not any(h.startswith("turn 0 ") or h.startswith("turn 1 ") for h in history)  # oldest went first
     numbers = [int(re.match(r"\w+ (\d+)", h).group(1)) for h in history]  # type: ignore[union-attr]
     assert numbers == sorted(numbers)  # in order, whole turns from some point on
-    assert count_tokens(model, messages) <= DEFAULT_CONTEXT_TOKENS - 1000
-    assert count_tokens(model, messages) > (DEFAULT_CONTEXT_TOKENS - 1000) * 0.7  # ... and used, not emptied
+    # Within the window less the reply and a margin (10% + 256: token counts are approximate) ...
+    assert turn.context.budget == input_budget(DEFAULT_CONTEXT_TOKENS, 1000) == DEFAULT_CONTEXT_TOKENS - 1000 - 1075
+    assert count_tokens(model, messages) <= turn.context.budget
+    assert count_tokens(model, messages) > turn.context.budget * 0.8  # ... and used, not emptied
 
 
 async def test_a_question_that_cannot_fit_is_refused(llm_env, fake):
     llm_env(LLM_MODEL="openai/not-a-known-model-xyz", LLM_MAX_TOKENS="8000")
     user = await add_user("chat-tight")
     alert_id = await new_alert("ChatTight")
+    # ~16,000 tokens (a snowman is two): more than the window, whatever the reply.
     with pytest.raises(ChatError, match="tokens"):
-        await prepare_turn(alert_id=alert_id, user=user, question="word " * 1500)
+        await prepare_turn(alert_id=alert_id, user=user, question="\u2603" * 7999)
     with pytest.raises(ChatError, match="type a question"):
         await prepare_turn(alert_id=alert_id, user=user, question="  \n ")
     assert fake.chat_requests == []
+
+
+async def test_a_max_tokens_as_large_as_the_window_leaves_room_for_questions(llm_env, fake):
+    """The reply's share is at most a quarter of the window: max_tokens 8000 on an 8192-token model
+    does not refuse every question."""
+    llm_env(LLM_MODEL="openai/not-a-known-model-xyz", LLM_MAX_TOKENS="8000")
+    fake.default = reply("ok")
+    user = await add_user("chat-big-reply")
+    turn, result = await ask(user, await new_alert("ChatBigReply"), "word " * 1500)
+    assert result.error == "" and result.text == "ok"
+    assert turn.context.budget == input_budget(DEFAULT_CONTEXT_TOKENS, DEFAULT_CONTEXT_TOKENS // 4)
+    assert count_tokens("openai/not-a-known-model-xyz", fake.chat_requests[-1].json["messages"]) <= turn.context.budget
+
+
+async def test_only_the_latest_messages_are_loaded_and_no_connection_is_held_meanwhile(llm_env, fake, monkeypatch):
+    """prepare_turn reads the last HISTORY_MAX messages, closes its session, builds the context
+    (in a thread), then stores the turn with a new session."""
+    fake.default = reply("ok")
+    user = await add_user("chat-history")
+    alert_id = await new_alert("ChatHistory")
+    turn, _ = await ask(user, alert_id, "first")
+    async with async_session() as session:
+        now = utcnow()
+        for i in range(300):
+            role = "user" if i % 2 == 0 else "assistant"
+            session.add(ChatMessage(conversation_id=turn.conversation_id, role=role, content=f"m{i}", created_at=now))
+        await session.commit()
+    pool = async_engine().pool
+    held: list[int] = []
+    real_build = chat.build_context
+
+    def watching_build(**kwargs: Any) -> Any:
+        held.append(pool.checkedout())  # type: ignore[attr-defined]
+        return real_build(**kwargs)
+
+    monkeypatch.setattr("remediation_app.services.conversations.build_context", watching_build)
+    before = pool.checkedout()  # type: ignore[attr-defined]
+    turn2, result = await ask(user, alert_id, "latest", conversation_id=turn.conversation_id)
+    assert result.text == "ok" and turn2.conversation_id == turn.conversation_id
+    assert held == [before]  # prepare_turn's session was closed while the context was built
+    history = [m["content"] for m in fake.chat_requests[-1].json["messages"][2:-1]]
+    assert len(history) == HISTORY_MAX and history[0] == "m100" and history[-1] == "m299"
+    stored_now = await stored(turn.conversation_id)
+    assert [m.content for m in stored_now[-2:]] == ["latest", "ok"]
+
+
+async def test_nul_characters_in_an_answer_are_stored(llm_env, fake):
+    """PostgreSQL text cannot hold NUL: a streamed NUL (and one in an error) becomes U+FFFD."""
+    fake.script(stream(["before", "\x00", "after\x00"]))
+    user = await add_user("chat-nul")
+    alert_id = await new_alert("ChatNul")
+    turn, result = await ask(user, alert_id, "nul please")
+    assert result.error == "" and result.text == "before\ufffdafter\ufffd"
+    answer = (await stored(turn.conversation_id))[-1]
+    assert (answer.status, answer.content) == ("complete", "before\ufffdafter\ufffd")
+    body = {"error": {"message": "bad\x00input", "type": "invalid_request_error", "param": None, "code": None}}
+    fake.script(error(400, body))
+    turn, result = await ask(user, alert_id, "again", conversation_id=turn.conversation_id)
+    assert result.error and "\x00" not in result.error and "bad\ufffdinput" in result.error
+    answer = (await stored(turn.conversation_id))[-1]
+    assert (answer.status, answer.error) == ("error", result.error)
+    # Even a result built elsewhere with a NUL is stored.
+    turn = await prepare_turn(alert_id=alert_id, user=user, question="direct")
+    await save_answer(turn, StreamResult(text="x\x00y", error="e\x00"))
+    answer = (await stored(turn.conversation_id))[-1]
+    assert (answer.content, answer.error) == ("x\ufffdy", "e\ufffd")
+
+
+async def test_a_context_too_long_for_the_provider_says_to_start_again(llm_env, fake):
+    body = {
+        "error": {
+            "message": "This model's maximum context length is 8192 tokens. However, your messages resulted in "
+            "9000 tokens. Please reduce the length of the messages.",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        }
+    }
+    fake.script(error(400, body))
+    user = await add_user("chat-too-long")
+    turn, result = await ask(user, await new_alert("ChatTooLong"), "anything")
+    assert result.error == CONTEXT_EXCEEDED and result.text == ""
+    answer = (await stored(turn.conversation_id))[-1]
+    assert (answer.status, answer.content, answer.error) == ("error", "", CONTEXT_EXCEEDED)
 
 
 async def test_a_fast_stream_is_pushed_about_20_times_a_second(llm_env, fake):

@@ -286,13 +286,32 @@ def test_send_test_alert_to_a_running_engine(app_settings, db, capsys, monkeypat
         assert db.rows("SELECT status FROM alerts") == [{"status": "resolved"}]  # the same alert, resolved
 
         monkeypatch.delenv("WEBHOOK_TOKEN")
-        assert run_cli("send-test-alert", "--url", url, "--token", "wrong-token") == 1
+        assert (
+            run_cli("send-test-alert", "--url", url, "--token-stdin", stdin="wrong-token\n", monkeypatch=monkeypatch)
+            == 1
+        )
         assert "answered 401" in capsys.readouterr().out
-        assert run_cli("send-test-alert", "--url", url, "--token", WEBHOOK_TOKEN, "--alertname", "Other") == 0
+        assert (
+            run_cli(
+                "send-test-alert",
+                "--url",
+                url,
+                "--token-stdin",
+                "--alertname",
+                "Other",
+                stdin=WEBHOOK_TOKEN + "\n",
+                monkeypatch=monkeypatch,
+            )
+            == 0
+        )
     assert db.scalar("SELECT count(*) FROM alerts") == 2
-    assert run_cli("send-test-alert", "--url", f"http://{HOST}:{free_port()}", "--token", "x", "--timeout", "2") == 1
+    monkeypatch.setenv("WEBHOOK_TOKEN", "x")
+    assert run_cli("send-test-alert", "--url", f"http://{HOST}:{free_port()}", "--timeout", "2") == 1
     assert "cannot reach" in capsys.readouterr().err
-    assert run_cli("send-test-alert", "--url", "ftp://example", "--token", "x") == 1
+    assert run_cli("send-test-alert", "--url", "ftp://example") == 1
+    # No option takes the token on the command line.
+    with pytest.raises(SystemExit):
+        run_cli("send-test-alert", "--token", "x")
 
 
 # ----- check-config -----

@@ -8,6 +8,7 @@ accepted it, until both workers took webhooks and both answered scrapes.
 from __future__ import annotations
 
 import shutil
+import socket
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,8 +104,8 @@ def test_counts_add_up_across_workers(two_workers: AppServer):
         assert found[("remediation_metrics_database_up", ())] == 1
         assert found[("remediation_analysis_queue_depth", (("status", "pending"),))] >= 0
 
-    # The files live under DATA_DIR/metrics/<server pid>-<start>, one set per worker.
+    # The files live under DATA_DIR/metrics/<host>/<server pid>-<start>, one set per worker.
     assert app.proc is not None
-    [run_dir] = list(Path(app.data_dir, "metrics").iterdir())
+    [run_dir] = list(Path(app.data_dir, "metrics", socket.gethostname()).iterdir())
     assert run_dir.name.startswith(f"{app.proc.pid}-")
     assert {f"counter_{pid}.db" for pid in app.worker_pids()} <= {p.name for p in run_dir.iterdir()}

@@ -155,6 +155,7 @@ HOSTILE = [
     (b"", "application/json", 422),
     (b"{", "application/json", 422),
     (b"[]", "application/json", 422),
+    (b"[" * 8000 + b"]" * 8000, "application/json", 422),  # nested past the parser's recursion limit
     (b'"a string"', "application/json", 422),
     (raw('{"current_password": "correct horse battery staple"}'), "application/json", 422),
     (raw('{"new_password": "my own brand-new passphrase"}'), "application/json", 422),

@@ -36,9 +36,16 @@ async def test_create_list_update_delete_never_shows_the_key(client, db, fake):
     assert KEY not in row["api_key_ciphertext"] and row["api_key_ciphertext"].startswith("gAAAA")  # Fernet
 
     # Omitting the key keeps it; "" removes it.
-    kept = await client.put(f"/api/providers/{created['id']}", json={**body(), "api_key": None, "temperature": 0.5})
+    same = {"api_base": fake.api_base, "is_default": True}
+    kept = await client.put(
+        f"/api/providers/{created['id']}", json={**body(**same), "api_key": None, "temperature": 0.5}
+    )
     assert kept.status_code == 200 and kept.json()["has_api_key"] is True and kept.json()["temperature"] == 0.5
-    removed = await client.put(f"/api/providers/{created['id']}", json=body(api_key=""))
+    # Moving the endpoint (or the vendor) needs the key typed again: the stored one never follows.
+    for moved in ({"api_base": "https://elsewhere.example/v1"}, {"model": "anthropic/claude-sonnet-4-5"}):
+        refused = await client.put(f"/api/providers/{created['id']}", json={**body(**same), **moved, "api_key": None})
+        assert refused.status_code == 422 and refused.json()["field"] == "api_key", refused.text
+    removed = await client.put(f"/api/providers/{created['id']}", json=body(api_key="", **same))
     assert removed.json()["has_api_key"] is False
 
     events = db.rows("SELECT action, details FROM audit_events WHERE action LIKE 'provider.%' ORDER BY id")

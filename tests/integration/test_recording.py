@@ -84,3 +84,48 @@ async def test_terminal_tail_is_plain_text_of_the_latest_session(app_settings):
     whole = await terminal_tail(user.id, alert_id=7, max_lines=200)
     assert whole.startswith("$ df -h\nprogress 100%\n/dev/sda0 97%") and "old session" not in whole
     assert await terminal_tail(user.id, alert_id=99) == ""
+
+
+async def test_the_size_cap_counts_utf8_bytes(app_settings):
+    session_id = await new_session()
+    recorder = Recorder(session_id, cols=80, rows=24, max_bytes=2000)
+    for _ in range(100):
+        recorder.output("☃".encode() * 50)  # 50 characters, 150 bytes
+    await recorder.close()
+    stored = await read_all(session_id)
+    assert recorder.truncated and recorder.total == len(stored.encode())
+    assert len(stored.encode()) <= 2000 + 200  # the cap, plus the note that ends the recording
+    _, events = parse_events(stored)
+    assert events[-1][2] == TRUNCATED_NOTE
+
+
+async def test_a_flush_cancelled_mid_write_still_stores_its_chunk(app_settings, monkeypatch):
+    import asyncio
+    import contextlib
+
+    from remediation_app.services import recording
+
+    writing, go_on = asyncio.Event(), asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def slow_session():  # the database answers only when the test says so
+        writing.set()
+        await go_on.wait()
+        async with async_session() as session:
+            yield session
+
+    session_id = await new_session()
+    recorder = Recorder(session_id, cols=80, rows=24, max_bytes=10**6)
+    recorder.output(b"first chunk\r\n")
+    monkeypatch.setattr(recording, "async_session", slow_session)
+    flush = asyncio.create_task(recorder.flush())
+    await writing.wait()
+    flush.cancel()  # the browser closed during heavy output: the output pump is cancelled
+    with pytest.raises(asyncio.CancelledError):
+        await flush
+    recorder.output(b"second chunk\r\n")
+    go_on.set()
+    await recorder.close()
+    monkeypatch.undo()
+    shown = "".join(e[2] for e in parse_events(await read_all(session_id))[1] if e[1] == "o")
+    assert shown == "first chunk\r\nsecond chunk\r\n"

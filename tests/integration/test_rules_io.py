@@ -325,3 +325,33 @@ def test_defaults_and_a_dump_of_what_was_parsed_is_stable():
     )
     document = dump_rules(parsed.rules)
     assert dump_rules(parse_rules(document).rules) == document
+
+
+async def test_rules_of_equal_priority_keep_their_winner_through_a_round_trip(app_settings, blank_database_url):
+    await _save(
+        [
+            Rule(name="zz-first", priority=60, alertname_pattern="Tie*", action="ignore"),
+            Rule(name="aa-second", priority=60, alertname_pattern="Tie*", action="auto_analyze"),
+        ]
+    )
+    labels = {"alertname": "TieBreak"}
+    async with async_session() as session:
+        before = (await current_rule_set(session)).decide(labels)
+        document = await export_rules(session)
+    assert before.rule_name == "zz-first"
+    migrations.upgrade(blank_database_url)
+    sync_engine(blank_database_url).dispose()
+    target = async_database_url(blank_database_url)
+    try:
+        async with async_session(target) as session:
+            await import_rules(session, parse_rules(document).rules, actor="test")
+            await session.commit()
+            assert (await current_rule_set(session)).decide(labels).rule_name == "zz-first"
+    finally:
+        await dispose_engines()
+
+
+def test_a_non_text_action_is_refused_naming_the_field():
+    parsed = parse_rules("version: 1\nrules:\n  - name: a\n    action: [x]\n  - name: b\n    action: {x: 1}\n")
+    assert not parsed.ok and len(parsed.errors) == 2
+    assert all('field "action"' in error for error in parsed.errors), parsed.errors

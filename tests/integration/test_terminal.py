@@ -329,3 +329,109 @@ async def test_a_passphrase_protected_key_works(client, api, sshd):
     async with open_term(api, await ticket_for(client, server["id"])) as term:
         await term.type("echo unlocked-$((2*21))\r")
         await term.read_until("unlocked-42")
+
+
+async def test_a_new_passphrase_must_open_the_stored_key(client, api, sshd):
+    encrypted = sshd.client.export_private_key(passphrase="first passphrase").decode()
+    server = await add_server(client, sshd, private_key=encrypted, passphrase="first passphrase")
+    edit = {k: server[k] for k in ("name", "host", "port", "username", "auth_method", "environment", "allowed_roles")}
+    # Only the passphrase changes (private_key omitted: the stored key is kept): checked against it.
+    wrong = await client.put(f"/api/ssh-servers/{server['id']}", json={**edit, "passphrase": "wrong passphrase"})
+    assert wrong.status_code == 422 and wrong.json()["field"] == "passphrase", wrong.text
+    assert "stored private key does not open" in wrong.json()["error"]
+    removed = await client.put(f"/api/ssh-servers/{server['id']}", json={**edit, "passphrase": ""})
+    assert removed.status_code == 422 and "needs a passphrase" in removed.json()["error"], removed.text
+    # A new key without a passphrase field is checked with the stored passphrase.
+    other = sshd.client.export_private_key(passphrase="other passphrase").decode()
+    mismatched = await client.put(f"/api/ssh-servers/{server['id']}", json={**edit, "private_key": other})
+    assert mismatched.status_code == 422 and mismatched.json()["field"] == "private_key", mismatched.text
+    again = sshd.client.export_private_key(passphrase="first passphrase").decode()
+    same = await client.put(f"/api/ssh-servers/{server['id']}", json={**edit, "private_key": again})
+    assert same.status_code == 200, same.text
+    # Nothing refused was stored: the terminal still opens with the first passphrase.
+    async with open_term(api, await ticket_for(client, server["id"])) as term:
+        await term.type("echo still-$((2*21))\r")
+        await term.read_until("still-42")
+
+
+async def test_fetching_the_host_key_ignores_the_ssh_config(sshd, tmp_path, monkeypatch):
+    from remediation_app.services.ssh_servers import fetch_host_key
+
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "config").write_text("Host *\n  HostName nowhere.invalid\n  Port 1\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    key = await fetch_host_key(sshd.host, sshd.port)
+    assert key.fingerprint == sshd.host_key_fingerprint
+
+
+async def test_refused_tickets_name_their_owner_and_an_unpinned_key_refuses(client, api, sshd, db):
+    server = await add_server(client, sshd)
+    ticket = await ticket_for(client, server["id"])
+    async with open_term(api, ticket) as term:
+        await term.type("exit\r")
+        await term.control_message("exit")
+
+    async def outcome(ticket: str) -> str:
+        async with await open_ws(api) as ws:
+            term = Term(ws)
+            await term.send(type="auth", ticket=ticket)
+            return str((await term.control_message("error"))["message"])
+
+    assert "already used" in await outcome(ticket)
+    # The key is unpinned after the ticket was issued (here: directly in the database).
+    pending = await ticket_for(client, server["id"])
+    db.execute("UPDATE ssh_servers SET host_key = '', host_key_fingerprint = '' WHERE id = :id", id=server["id"])
+    assert "host key is not accepted" in await outcome(pending)
+    assert "invalid or expired" in await outcome("made-up-ticket")
+    refused = db.rows("SELECT actor, actor_id, target, details FROM audit_events WHERE action = 'terminal.refused'")
+    details = [r["details"] if isinstance(r["details"], dict) else json.loads(r["details"]) for r in refused]
+    assert [d["reason"] for d in details] == ["ticket_reused", "no_host_key", "bad_ticket"]
+    admin_id = db.scalar("SELECT id FROM users WHERE username = 'test-admin'")
+    assert [(r["actor"], r["actor_id"], r["target"]) for r in refused] == [
+        ("test-admin", admin_id, "web-1"),
+        ("test-admin", admin_id, "web-1"),
+        ("", None, ""),  # nobody's ticket
+    ]
+    assert db.count("terminal_sessions") == 1  # the refused ones opened nothing
+
+
+async def test_binary_frames_are_ignored(client, api, sshd):
+    server = await add_server(client, sshd)
+    async with await open_ws(api) as ws:
+        term = Term(ws)
+        await ws.send(b"\x00binary before the ticket")
+        await term.send(type="auth", ticket=await ticket_for(client, server["id"]))
+        await term.control_message("ready")
+        await ws.send(b"\xff\xfe binary while open")
+        await term.type("echo alive-$((6*7))\r")
+        await term.read_until("alive-42")
+        assert not any(m["type"] in ("exit", "error") for m in term.control)
+
+
+async def test_abandoned_sessions_get_an_end(app_settings, db):
+    from datetime import timedelta
+
+    from remediation_app.db import async_session
+    from remediation_app.models import TerminalSession, utcnow
+    from remediation_app.services.terminal import close_abandoned_sessions
+
+    now = utcnow()
+    beat = now - timedelta(minutes=10)
+    async with async_session() as session:
+        rows = {
+            "abandoned": TerminalSession(username="u", server_name="s", started_at=beat, heartbeat_at=beat),
+            "alive": TerminalSession(username="u", server_name="s", started_at=beat, heartbeat_at=now),
+            "ended": TerminalSession(
+                username="u", server_name="s", started_at=beat, heartbeat_at=beat, ended_at=beat, close_reason="exit"
+            ),
+        }
+        session.add_all(rows.values())
+        await session.commit()
+        ids = {name: row.id for name, row in rows.items()}
+    assert await close_abandoned_sessions() == 1
+    found = {r["id"]: r for r in db.rows("SELECT id, ended_at, heartbeat_at, close_reason FROM terminal_sessions")}
+    abandoned = found[ids["abandoned"]]
+    assert abandoned["ended_at"] is not None and abandoned["ended_at"] == abandoned["heartbeat_at"]
+    assert "process running it stopped" in abandoned["close_reason"]
+    assert found[ids["alive"]]["ended_at"] is None and found[ids["ended"]]["close_reason"] == "exit"
+    assert await close_abandoned_sessions() == 0

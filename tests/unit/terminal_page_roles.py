@@ -169,6 +169,10 @@ async def _panel_load(w: World, name: str) -> None:
         assert set(shown) == ({"shared", "unpinned", "admins-only"} if role == "admin" else {"shared", "unpinned"})
         assert shown["unpinned"]["ready"] == "" and "host key" in shown["unpinned"]["why"]
         assert page.for_alert_id == str(w.alert_id)
+        # A revisit (the same page again) forgets the terminal shown before: its ticket is used.
+        page.ticket, page.open_server, page.status, page.connected = "used-ticket", "shared", "ready", True
+        assert await call(page, name, *args) is None
+        assert (page.ticket, page.open_server, page.status, page.connected) == ("", "", "", False)
         if name == "for_alert":  # on the alert page itself: the alert of the URL
             page = w.state(_state_cls(PANEL), role, path=f"/alerts/{w.alert_id}", query={"alert_id": str(w.alert_id)})
             assert await call(page, "for_alert") is None

@@ -53,7 +53,8 @@ def test_litellm_errors_are_classified(name: str, transient: bool) -> None:
     cls = getattr(litellm, name)
     error = classify(cls(message=f"boom {name}", llm_provider="openai", model="gpt-4o-mini"))
     assert isinstance(error, LLMError) and error.transient is transient
-    assert error.args[0].startswith(name)
+    expected = "the prompt is too long for this model" if name == "ContextWindowExceededError" else name
+    assert error.args[0].startswith(expected) and name in error.args[0]
 
 
 def test_unknown_errors_are_not_retried_unless_they_carry_a_5xx() -> None:
@@ -61,3 +62,18 @@ def test_unknown_errors_are_not_retried_unless_they_carry_a_5xx() -> None:
     odd = RuntimeError("gateway")
     odd.status_code = 502  # type: ignore[attr-defined]
     assert classify(odd).transient is True and classify(odd).status == 502
+
+
+def test_errors_are_scrubbed_of_the_key_and_nul() -> None:
+    from remediation_app.services.llm import scrub
+
+    provider = ProviderConfig(
+        id=1, name="p", model="openai/x", api_key="sk-very-secret", api_base="https://u:hunter2pw@proxy.example/v1"
+    )
+    text = scrub("401: key sk-very-secret rejected by https://u:hunter2pw@proxy.example \x00", provider)
+    assert "sk-very-secret" not in text and "hunter2pw" not in text and "\x00" not in text
+    litellm = litellm_module()
+    error = classify(
+        litellm.AuthenticationError(message="bad key sk-very-secret", llm_provider="openai", model="x"), provider
+    )
+    assert "sk-very-secret" not in str(error) and "***" in str(error)

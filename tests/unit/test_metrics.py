@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -82,7 +83,7 @@ def assert_workers_add_up(text: str) -> None:
 
 def test_workers_of_one_server_share_a_directory_under_data_dir(tmp_path):
     data_dir = tmp_path / "data"
-    root = data_dir / "metrics"
+    root = data_dir / "metrics" / socket.gethostname()  # per host: replicas may share DATA_DIR
     stale_dead = root / f"{dead_pid()}-12345"  # a server no longer running
     stale_reused = root / f"{os.getpid()}-1"  # a running pid, but not that process: a reused pid
     unrelated = root / "notes"

@@ -1,0 +1,34 @@
+"""Migrations: replicas starting together on PostgreSQL take turns (an advisory lock), and all succeed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from remediation_app.db import sync_engine
+from remediation_app.services import migrations
+from tests.support.app_server import ROOT
+
+
+def test_concurrent_upgrades_on_postgresql_all_succeed(db_kind, blank_database_url, tmp_path):
+    if db_kind != "postgres":
+        pytest.skip("SQLite has one writer: one process at a time migrates anyway")
+    env = {**os.environ, "DATABASE_URL": blank_database_url, "DATA_DIR": str(tmp_path)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "remediation_app", "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outputs
+    with sync_engine(blank_database_url).connect() as conn:
+        assert migrations.current_revision(conn) == migrations.head_revision()
