@@ -2,6 +2,7 @@
 
 from logging.config import fileConfig
 
+import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 import remediation_app.models  # noqa: F401  (registers the tables)
@@ -26,6 +27,9 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     url = config.attributes.get("database_url") or get_settings().database_url
     with sync_engine(url).connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # An index on a big table may take longer than the app's statement timeout.
+            connection.execute(sa.text("SET statement_timeout = 0"))
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()

@@ -36,12 +36,16 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
             with contextlib.suppress(OSError):
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         return {"connect_args": {"timeout": 5}}
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    timeout_ms = int(get_settings().db_statement_timeout_seconds * 1000)
+    if timeout_ms > 0:
+        connect_args["options"] = f"-c statement_timeout={timeout_ms}"
     return {
         "pool_pre_ping": True,
         "pool_size": 10,
         "max_overflow": 10,
         "pool_timeout": 5,
-        "connect_args": {"connect_timeout": 5},
+        "connect_args": connect_args,
     }
 
 

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     terminal_max_sessions_per_user: int = Field(default=3, ge=1, le=100)
     terminal_recording_max_mb: int = Field(default=64, ge=1)
 
+    # PostgreSQL: a statement running longer is cancelled (the webhook then answers 503 instead of
+    # hanging on a stuck database or a held lock). 0 turns it off. Migrations run without it.
+    db_statement_timeout_seconds: float = Field(default=30.0, ge=0)
+
     redis_url: str | None = None
     notification_retention_days: int = Field(default=30, ge=1)
 

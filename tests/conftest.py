@@ -144,6 +144,7 @@ def app_settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "LOGIN_MAX_FAILURES_PER_ADDRESS",
         "LOGIN_HASH_CONCURRENCY",
         "LOGIN_MAX_WAITING",
+        "DB_STATEMENT_TIMEOUT_SECONDS",
         "LLM_MODEL",
         "LLM_API_BASE",
         "LLM_API_KEY",

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+import sqlalchemy as sa
 
 from remediation_app.db import dispose_engines
 from tests.support.databases import SqliteLock, TcpProxy
@@ -113,3 +114,26 @@ async def test_postgres_going_away_between_requests(client, post_webhook, outage
         assert (await client.get(f"/api/alerts/{round_ + 1}")).status_code == 503
         outage.up()
     assert db.count("alerts") == 3
+
+
+@pytest.mark.pg
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_stuck_database_answers_503_within_the_statement_timeout(client, post_webhook, app_env, database_url):
+    """A lock held elsewhere (or a database that stops answering) must not hang the webhook: PostgreSQL
+    cancels the statement after DB_STATEMENT_TIMEOUT_SECONDS and Alertmanager gets a 503 to retry."""
+    app_env(DB_STATEMENT_TIMEOUT_SECONDS="0.5")
+    await dispose_engines()  # the pool's connections carry the timeout from their start
+    payload = notification(am_alert("StuckDatabase", fingerprint="fp-stuck"))
+    holder = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with holder.connect() as conn:
+            conn.execute(sa.text("LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE"))
+            started = time.monotonic()
+            r = await post_webhook(payload)
+            assert r.status_code == 503 and time.monotonic() - started < 5, (r.status_code, r.text)
+            conn.rollback()  # the lock goes
+        retried = await post_webhook(payload)
+        assert retried.status_code == 200 and retried.json()["created"] == 1
+    finally:
+        holder.dispose()
+        await dispose_engines()
