@@ -83,6 +83,17 @@ async def refusal(state: rx.State) -> EventSpec:
     return login_redirect(state.router.url.path)
 
 
+async def admin_outside_lock(state: rx.State) -> User | None:
+    """For background tasks: the admin behind this tab, checked without holding the state lock (the
+    cookie is read under it); None when the tab is not an admin's (refuse it under the lock then)."""
+    async with state:
+        cookies = state.router.headers.cookie
+    try:
+        return await user_from_cookies(cookies, Role.ADMIN)
+    except Forbidden:
+        return None
+
+
 async def admin_or_refusal(state: rx.State) -> User | EventSpec:
     """The admin behind this tab (checked on the server now), or the redirect that refuses the tab.
 

@@ -20,7 +20,7 @@ from remediation_app.api.providers import provider_test
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.models import LLMProvider, User
 from remediation_app.services import providers
-from remediation_app.state import admin_or_refusal, client_address
+from remediation_app.state import admin_or_refusal, admin_outside_lock, client_address
 
 UNAVAILABLE = "The database is unavailable; try again in a moment."
 FIELDS = ("name", "model", "api_base", "temperature", "max_tokens", "timeout_s")
@@ -242,9 +242,10 @@ class AdminProvidersState(rx.State):
     @rx.event(background=True)
     async def test_provider(self, provider_id: str):
         """One tiny call, outside the state lock (it may take up to the provider's timeout)."""
+        checked = await admin_outside_lock(self)
         async with self:
-            if not isinstance(admin := await self._admin(), User):
-                return admin
+            if checked is None:
+                return await self._admin()  # refuses the tab (and forgets what it showed)
             wanted = _provider_id(provider_id)
             if wanted is None:
                 return None

@@ -21,7 +21,7 @@ from reflex.event import EventSpec
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.models import Role, SSHServer, User
 from remediation_app.services import ssh_servers
-from remediation_app.state import admin_or_refusal, client_address
+from remediation_app.state import admin_or_refusal, admin_outside_lock, client_address
 
 UNAVAILABLE = "The database is unavailable; try again in a moment."
 SECRETS = ("private_key", "passphrase", "password")
@@ -103,6 +103,15 @@ def server_input(form_data: dict[str, Any], *, editing: bool) -> ssh_servers.Ser
     )
 
 
+async def _load_rows() -> list[dict[str, str]] | None:
+    try:
+        async with async_session() as session:
+            stored = await ssh_servers.list_servers(session)
+    except TRANSIENT_DB_ERRORS:
+        return None
+    return [_row(ssh_servers.server_public(r)) for r in stored]
+
+
 class AdminServersState(rx.State):
     rows: list[dict[str, str]] = []
     loaded: bool = False
@@ -131,14 +140,14 @@ class AdminServersState(rx.State):
         self.rows = [{**row, **self._keys.get(row["id"], blank)} for row in self.rows]
 
     async def _reload(self) -> None:
-        try:
-            async with async_session() as session:
-                stored = await ssh_servers.list_servers(session)
-        except TRANSIENT_DB_ERRORS:
+        self._show(await _load_rows())
+
+    def _show(self, rows: list[dict[str, str]] | None) -> None:
+        """The listing as loaded (None: the database was unavailable)."""
+        if rows is None:
             self.rows, self.loaded, self.error = [], False, UNAVAILABLE
             return
-        self.rows = [_row(ssh_servers.server_public(r)) for r in stored]
-        self.loaded = True
+        self.rows, self.loaded = rows, True
         self._merge_keys()
 
     def _reset_form(self) -> None:
@@ -243,9 +252,10 @@ class AdminServersState(rx.State):
     @rx.event(background=True)
     async def fetch_host_key(self, server_id: str):
         """Ask the server for its host key (no login), outside the state lock (up to 10 s)."""
+        checked = await admin_outside_lock(self)
         async with self:
-            if not isinstance(admin := await self._admin(), User):
-                return admin
+            if checked is None:
+                return await self._admin()  # refuses the tab (and forgets what it showed)
             wanted = _server_id(server_id)
             if wanted is None:
                 return None
@@ -281,9 +291,10 @@ class AdminServersState(rx.State):
     @rx.event(background=True)
     async def accept_host_key(self, server_id: str):
         """Pin the key whose fingerprint this page showed (refused if the server now presents another)."""
+        admin = await admin_outside_lock(self)
         async with self:
-            if not isinstance(admin := await self._admin(), User):
-                return admin
+            if admin is None:
+                return await self._admin()  # refuses the tab (and forgets what it showed)
             wanted = _server_id(server_id)
             shown = self._keys.get(str(wanted), {}).get("key_fingerprint", "")
             address = client_address(self)
@@ -306,8 +317,9 @@ class AdminServersState(rx.State):
             async with self:
                 self._failed(UNAVAILABLE)
             return None
+        rows = await _load_rows()
         async with self:
             self.error, self.notice = "", f"Accepted the host key of {name}: {shown}."
             self._keys = {k: v for k, v in self._keys.items() if k != str(wanted)}
-            await self._reload()
+            self._show(rows)
         return None

@@ -33,6 +33,7 @@ from remediation_app.services import chat, recording
 from remediation_app.services.auth import Forbidden
 from remediation_app.services.chat import ChatError, StreamResult
 from remediation_app.services.conversations import (
+    HISTORY_MAX,
     conversations,
     messages_of,
     own_conversation,
@@ -128,7 +129,10 @@ async def load_chat_panel(session: AsyncSession, alert_id: int, user: User, want
     elif wanted.isascii() and wanted.isdigit():
         found = await own_conversation(session, int(wanted), user)
         shown = found if found is not None and found.alert_id == alert_id else None
-    messages = await messages_of(session, shown.id) if shown is not None and shown.id is not None else []
+    # The page shows (and the browser holds) at most the latest HISTORY_MAX messages of a conversation.
+    messages = (
+        await messages_of(session, shown.id, last=HISTORY_MAX) if shown is not None and shown.id is not None else []
+    )
     choices, default_choice = await _choices(session)
     return ChatPanel(
         conversations=[conversation_view(c) for c in rows],

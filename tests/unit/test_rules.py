@@ -13,6 +13,7 @@ from remediation_app.services.rules import (
     RuleSet,
     RuleValidationError,
     compile_pattern,
+    needs_time_limit,
     validate_rule,
 )
 
@@ -264,3 +265,17 @@ def test_nested_quantifiers_are_refused_when_saved(pattern: str) -> None:
 def test_regex_sees_a_bounded_prefix_of_huge_values() -> None:
     rules = RuleSet([rule("prefix", action="auto_analyze", job_pattern="re:x{10}.*", priority=1)])
     assert rules.decide({"job": "x" * 10_000_000}).action == "auto_analyze"
+
+
+def test_many_star_wildcards_are_time_limited_too() -> None:
+    rules = RuleSet([rule("stars", action="auto_analyze", instance_pattern="*a*a*a*a*a*b", priority=1)])
+    started = time.perf_counter()
+    assert rules.decide({"instance": "a" * 5000}).action == "manual"
+    assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("pattern", "limited"), [("web-*", False), ("DiskFull", False), ("*-db-*", True), ("re:web-[0-9]+", True)]
+)
+def test_only_patterns_that_can_backtrack_pay_for_the_time_limit(pattern: str, limited: bool) -> None:
+    assert needs_time_limit(pattern) is limited
