@@ -4,8 +4,14 @@
 # Docker does not run on the machines this is developed on, so this image has never been built
 # there. What is checked instead (tests/integration/test_deployment.py): the commands below are the
 # Makefile's (`make run`: bun from npm, `python -m remediation_app db upgrade`, then
-# `reflex run --env prod --loglevel warning`), the entrypoint script really starts the app outside
-# Docker, without Node.js on PATH (as in the runtime stage), and stops cleanly on SIGTERM.
+# `python -m remediation_app serve`, i.e. `reflex run --env prod --loglevel warning` with failed
+# workers respawned), the entrypoint script really starts the app outside Docker, without Node.js
+# on PATH (as in the runtime stage), and stops cleanly on SIGTERM.
+#
+# Restarts: a worker that dies is respawned by the server itself; if the server exits (a worker
+# crash loop, anything fatal) the container stops, so run it with a restart policy
+# (`docker run --restart unless-stopped`; docker-compose.yml sets it: an image cannot). The
+# HEALTHCHECK goes through a worker (/healthz), so a hung worker marks the container unhealthy.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -75,6 +81,7 @@ USER app
 
 EXPOSE 8080
 VOLUME ["/app/data"]
+# The start builds the frontend (start period); docker-compose.yml repeats this check exactly.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8080'), timeout=4)"]
 # Migrations, then the same server command as `make run`, exec'd so that it receives the signals.

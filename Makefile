@@ -36,8 +36,9 @@ install: $(STAMP) $(BUN)
 migrate: install
 	$(BIN)/python -m remediation_app db upgrade
 
+# `reflex run --env prod --loglevel warning`, with failed granian workers respawned (remediation_app/serve.py).
 run: migrate
-	exec $(BIN)/reflex run --env prod --loglevel warning
+	exec $(BIN)/python -m remediation_app serve
 
 # Debian packages the tests drive for real; installed when apt is usable and something is missing.
 test-deps:

@@ -75,7 +75,12 @@ def _rules_explain(args: argparse.Namespace) -> int:
 
     decision = _with_session(run)
     for step in decision.trace:
-        verdict = "skipped" if not step.enabled else "MATCH" if step.matched else "no match"
+        if not step.enabled:
+            verdict = "skipped"
+        elif not step.usable:
+            verdict = "NOT USABLE"
+        else:
+            verdict = "MATCH" if step.matched else "no match"
         print(f"  [{step.priority:>5}] {step.rule}: {verdict} - {'; '.join(step.reasons)}")
     print(f"action: {decision.action}\nwhy: {decision.reason}")
     return 0
@@ -302,6 +307,12 @@ def _check_config(_args: argparse.Namespace) -> int:
     return report(check_config())
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from remediation_app.serve import serve
+
+    return serve(loglevel=args.loglevel, backend_host=args.backend_host)
+
+
 def _add_password_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--password-stdin",
@@ -345,6 +356,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply every migration up to head").set_defaults(func=_db_upgrade)
+    serve = commands.add_parser(
+        "serve",
+        help="start the app (what `make run` runs): `reflex run --env prod` on PORT, failed workers respawned",
+    )
+    serve.add_argument(
+        "--loglevel",
+        choices=["debug", "info", "warning", "error", "critical"],
+        default="warning",
+        help="Reflex's and granian's log level (default: warning)",
+    )
+    serve.add_argument("--backend-host", metavar="ADDRESS", help="the address to listen on (default: 0.0.0.0)")
+    serve.set_defaults(func=_serve)
     _rules_commands(commands)
     _user_commands(commands)
     send = commands.add_parser(

@@ -190,7 +190,8 @@ class User(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """Recent login attempts, for throttling by account and by address (pruned after the window)."""
+    """Recent login attempts, for throttling by account, by known client and by address (pruned after
+    the window; docs/security.md)."""
 
     __tablename__ = "login_attempts"
     __table_args__ = (
@@ -203,6 +204,33 @@ class LoginAttempt(SQLModel, table=True):
     username: str = Field(max_length=150)
     address: str = Field(max_length=64)
     success: bool = False
+    # "" from a client unknown to the account, else which known client: "device:<sha256 of its
+    # cookie>" or "address:<address>" (a known client's failures count only against itself).
+    known_client: str = Field(default="", max_length=80, sa_column_kwargs={"server_default": ""})
+
+
+class KnownClientKind(enum.StrEnum):
+    DEVICE = "device"
+    ADDRESS = "address"
+
+
+class KnownClient(SQLModel, table=True):
+    """A client that logged in to an account successfully: a browser's device cookie (only its
+    SHA-256 is stored) or an address. Login throttling keeps it apart from strangers; pruned once
+    LOGIN_DEVICE_DAYS / LOGIN_KNOWN_ADDRESS_DAYS have passed since its last successful login."""
+
+    __tablename__ = "known_clients"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "kind", "value", name="uq_known_clients_user_kind_value"),
+        sa.Index("ix_known_clients_kind_value", "kind", "value"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=Column(sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False))
+    kind: str = Field(max_length=16)
+    value: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    last_success_at: datetime = _ts(index=True)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -423,6 +451,8 @@ class TerminalTicket(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     user_id: int
+    # The login (the user's token version) that asked for it: a logout or any revocation kills it.
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     server_id: int
     alert_id: int | None = None
     expires_at: datetime = _ts(index=True)

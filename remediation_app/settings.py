@@ -57,11 +57,22 @@ class Settings(BaseSettings):
     cookie_secure: Literal["auto", "true", "false"] = "auto"
     # Behind a TLS-terminating proxy: take the client address and scheme from X-Forwarded-For/-Proto.
     trust_proxy_headers: bool = False
+    # The URL users open the app at (behind a reverse proxy: its public https URL). Its origin may
+    # use the session cookie, like the origin a request is addressed to (its Host header).
+    public_url: str | None = None
+    # More origins allowed to use the session (comma-separated scheme://host[:port]); every other
+    # origin is refused on the event socket, the terminal socket and cookie-authenticated writes.
+    allowed_origins: str = ""
     # Bearer token that GET /metrics requires when set (open when unset: keep it on a private network).
     metrics_token: SecretStr | None = None
     login_window_minutes: int = Field(default=15, ge=1)
     login_max_failures_per_user: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=20, ge=1)
+    # Clients that logged in before keep their own failure count (docs/security.md): a browser by its
+    # device cookie for this many days after its last successful login, any client by its address
+    # for LOGIN_KNOWN_ADDRESS_DAYS (0: an address alone never makes a client known).
+    login_device_days: int = Field(default=90, ge=1, le=3650)
+    login_known_address_days: int = Field(default=30, ge=0, le=3650)
     # Password hashing (argon2, 19 MiB each) runs at most this many at once; more waiting get "busy".
     login_hash_concurrency: int = Field(default=2, ge=1)
     login_max_waiting: int = Field(default=16, ge=0)
@@ -105,6 +116,20 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "console"
 
+    @field_validator("public_url", "allowed_origins")
+    @classmethod
+    def _origins(cls, v: str | None) -> str | None:
+        for item in (v or "").split(","):
+            if item.strip() and not item.strip().lower().startswith(("http://", "https://")):
+                raise ValueError(f"{item.strip()!r} is not an http:// or https:// URL")
+        return v
+
+    @property
+    def origin_list(self) -> list[str]:
+        """PUBLIC_URL and ALLOWED_ORIGINS as given (services.security normalizes them)."""
+        items = [self.public_url or "", *self.allowed_origins.split(",")]
+        return [item.strip() for item in items if item.strip()]
+
     @field_validator("database_url")
     @classmethod
     def _normalize_db(cls, v: str) -> str:
@@ -124,7 +149,13 @@ class Settings(BaseSettings):
         return v.strip().lower() if isinstance(v, str) else v
 
     @field_validator(
-        "redis_url", "webhook_username", "llm_model", "llm_api_base", "llm_daily_budget_usd", mode="before"
+        "redis_url",
+        "webhook_username",
+        "llm_model",
+        "llm_api_base",
+        "llm_daily_budget_usd",
+        "public_url",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, v: object) -> object:

@@ -20,6 +20,7 @@ from reflex.event import Event, EventSpec
 
 from remediation_app.db import TRANSIENT_DB_ERRORS
 from remediation_app.models import Role, User
+from remediation_app.services import chat
 from remediation_app.services.auth import SESSION_COOKIE, Forbidden, require_role, user_for_token
 from remediation_app.services.events import bus
 from remediation_app.services.security import forwarded_client
@@ -192,6 +193,7 @@ async def end_session(state: rx.State) -> None:
 
     async with state:
         path = state.router.url.path
+        chat.stop(state.router.session.client_token)  # an answer streaming in this tab stops too
         # Forget everything the tab was shown (every page's state), not only who was logged in.
         root = await state.get_state(rx.State)
         root.reset()  # type: ignore[no-untyped-call]

@@ -142,6 +142,8 @@ def app_settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "LOGIN_WINDOW_MINUTES",
         "LOGIN_MAX_FAILURES_PER_USER",
         "LOGIN_MAX_FAILURES_PER_ADDRESS",
+        "LOGIN_DEVICE_DAYS",
+        "LOGIN_KNOWN_ADDRESS_DAYS",
         "LOGIN_HASH_CONCURRENCY",
         "LOGIN_MAX_WAITING",
         "DB_STATEMENT_TIMEOUT_SECONDS",

@@ -11,6 +11,8 @@ from starlette.types import ASGIApp
 from remediation_app.api import alerts, audit, auth, docs, health, metrics, providers, terminal, webhook
 from remediation_app.api.errors import database_unavailable, schema_not_migrated
 from remediation_app.api.headers import SecurityHeaders
+from remediation_app.api.memory import ReleaseMemoryAfterLargeRequests
+from remediation_app.api.origins import OriginGuard
 from remediation_app.db import TRANSIENT_DB_ERRORS
 from remediation_app.services.alertmanager import NotificationIn
 
@@ -64,6 +66,8 @@ def build_api(reflex_asgi: ASGIApp | None = None) -> FastAPI:
     app.add_exception_handler(sa.exc.ProgrammingError, schema_not_migrated)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(metrics.WebhookMetrics)  # every webhook answer by status, 4xx and 503 included
+    app.add_middleware(ReleaseMemoryAfterLargeRequests)  # after large bodies: close idle DB connections, malloc_trim
+    app.add_middleware(OriginGuard)  # inside SecurityHeaders: its refusals carry them too
     app.add_middleware(SecurityHeaders)
     if reflex_asgi is not None:
         app.mount("", reflex_asgi)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -12,14 +13,17 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from remediation_app.api.deps import CurrentUser, client_address, is_https, optional_user
 from remediation_app.api.errors import error
+from remediation_app.api.origins import headers_origin_ok
 from remediation_app.api.webhook import BodyTooLarge, read_body
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.models import User
 from remediation_app.services import auth, users
 from remediation_app.services.auth import SESSION_COOKIE
 from remediation_app.services.events import bus
+from remediation_app.services.known_clients import DEVICE_COOKIE, DEVICE_COOKIE_PATH
 from remediation_app.settings import get_settings
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 _STATUS = {auth.LoginInvalid: 401, auth.LoginThrottled: 429, auth.LoginBusy: 503}
 
@@ -43,11 +47,13 @@ def safe_next(target: str | None) -> str:
 
 
 def same_origin(request: Request) -> bool:
-    """Browser form posts must come from our own pages (a cross-site form cannot log anyone in or out)."""
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")
+    """Browser form posts must come from our own pages (a cross-site form cannot log anyone in or out).
+
+    A request without an Origin is not a browser's (they send one on every POST): an API client,
+    allowed here; with the session cookie the OriginGuard middleware has refused it already."""
+    if request.headers.get("origin") is None:
+        return True
+    return headers_origin_ok(request.headers)
 
 
 @router.post(
@@ -61,7 +67,12 @@ def same_origin(request: Request) -> bool:
 )
 async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Any:
     try:
-        user = await auth.login(username=form.username, password=form.password, address=client_address(request))
+        user = await auth.login(
+            username=form.username,
+            password=form.password,
+            address=client_address(request),
+            device=_device(request),
+        )
     except auth.LoginError as exc:
         return _refusal(exc)
     value, claims = auth.new_token(user)
@@ -79,13 +90,16 @@ async def browser_login(
         raise HTTPException(status_code=403, detail="cross-site login refused")
     target = safe_next(next_path)
     try:
-        user = await auth.login(username=username, password=password, address=client_address(request))
+        user = await auth.login(
+            username=username, password=password, address=client_address(request), device=_device(request)
+        )
     except auth.LoginError as exc:
         reason = {auth.LoginThrottled: "throttled", auth.LoginBusy: "busy"}.get(type(exc), "invalid")
         return RedirectResponse(f"/login?error={reason}&next={quote(target, safe='/')}", status_code=303)
     value, _claims = auth.new_token(user)
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, request, value)
+    await give_device_cookie(response, request, user)
     return response
 
 
@@ -106,6 +120,31 @@ def set_session_cookie(response: Response, request: Request, value: str) -> None
     )
 
 
+def _device(request: Request) -> str | None:
+    """The device cookie the browser sent (checked by the login service, never trusted as is)."""
+    return request.cookies.get(DEVICE_COOKIE)
+
+
+async def give_device_cookie(response: Response, request: Request, user: User) -> None:
+    """After a browser proved the password: a new device cookie, so that its next logins are told
+    apart from strangers' (docs/security.md, "Login throttling"). A database error here costs
+    the browser only the cookie, not the login."""
+    try:
+        value = await auth.remember_browser(user, device=_device(request))
+    except TRANSIENT_DB_ERRORS:
+        log.warning("device cookie not issued: database unavailable")
+        return
+    response.set_cookie(
+        DEVICE_COOKIE,
+        value,
+        max_age=get_settings().login_device_days * 24 * 60 * 60,
+        path=DEVICE_COOKIE_PATH,
+        httponly=True,
+        secure=_secure(request),
+        samesite="strict",
+    )
+
+
 @router.post("/logout", summary="Revoke every token of the current user and clear the cookie")
 async def logout(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> Response:
     if not same_origin(request):
@@ -115,6 +154,7 @@ async def logout(request: Request, user: Annotated[User | None, Depends(optional
         raise HTTPException(status_code=401, detail="login required", headers={"WWW-Authenticate": "Bearer"})
     if user is not None:
         await auth.logout(user, address=client_address(request))
+        await bus.publish(USERS_TOPIC)  # the user's other tabs go to the login page now, not at the next check
     # A browser whose login already expired still gets its cookie cleared and the login page.
     response = RedirectResponse("/login", status_code=303) if browser else JSONResponse({"status": "logged out"})
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
@@ -172,10 +212,12 @@ def _password_fields(body: bytes, content_type: str) -> dict[str, str]:
     raise BadPasswordInput
 
 
-async def _change(user: User, current: str, new: str, address: str) -> User:
+async def _change(user: User, current: str, new: str, request: Request) -> User:
     """Change the password (services.users), commit, announce; the user with the new token version."""
     async with async_session() as session:
-        changed = await users.change_own_password(session, user, current, new, address)
+        changed = await users.change_own_password(
+            session, user, current, new, client_address(request), device=_device(request)
+        )
         await session.commit()
     await bus.publish(USERS_TOPIC)  # the user's other open tabs are sent to the login page now
     return changed
@@ -221,7 +263,7 @@ async def change_password(request: Request, user: CurrentUser) -> Response:
     if current is None or new is None:
         return error(422, "current_password and new_password (strings) are required")
     try:
-        await _change(user, current, new, client_address(request))
+        await _change(user, current, new, request)
     except users.UserError as exc:
         return error(422, str(exc))
     except auth.LoginInvalid:
@@ -266,7 +308,7 @@ async def browser_change_password(request: Request, user: Annotated[User | None,
     if new != repeat:
         return _back_to_account("mismatch")
     try:
-        changed = await _change(user, current, new, client_address(request))
+        changed = await _change(user, current, new, request)
     except users.PasswordRejected as exc:
         return _back_to_account(exc.code)
     except auth.LoginError as exc:
@@ -276,4 +318,5 @@ async def browser_change_password(request: Request, user: Annotated[User | None,
     # Every older token is revoked: this tab gets a fresh one and stays logged in.
     response = RedirectResponse("/account?changed=1", status_code=303)
     set_session_cookie(response, request, auth.new_token(changed)[0])
+    await give_device_cookie(response, request, changed)
     return response

@@ -10,7 +10,6 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, WebSocket
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -20,6 +19,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from remediation_app.api.deps import AdminUser, CurrentUser, client_address
 from remediation_app.api.errors import error
+from remediation_app.api.origins import headers_origin_ok
 from remediation_app.db import async_session
 from remediation_app.models import SSHServer, TerminalSession
 from remediation_app.services import audit, ssh_servers, terminal
@@ -164,9 +164,8 @@ def _size(value: Any, low: int, high: int, default: int) -> int:
 
 
 def _origin_ok(ws: WebSocket) -> bool:
-    """Same origin only: a page elsewhere cannot open a terminal with the user's browser."""
-    origin = ws.headers.get("origin")
-    return bool(origin) and urlsplit(origin).netloc == ws.headers.get("host", "")
+    """Allowed origins only (api/origins.py): a page elsewhere cannot open a terminal with the user's browser."""
+    return headers_origin_ok(ws.headers)
 
 
 def _ws_address(ws: WebSocket) -> str:

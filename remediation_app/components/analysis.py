@@ -2,7 +2,7 @@
 
 Everything the model wrote is untrusted text. Prose goes through `safe_markdown`: Markdown, never
 HTML (raw HTML in the text is shown as text), no math, no images. Commands are shown in code blocks
-(with a copy button and "Send to terminal", which pastes without running), the unparsed raw answer
+(with a copy button and "Send to terminal", which types it without running), the unparsed raw answer
 as plain pre-wrapped text.
 """
 

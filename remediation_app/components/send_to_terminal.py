@@ -1,9 +1,10 @@
 """The "Send to terminal" button next to a command (an analysis' immediate action, a code block in
 a chat answer) on the alert page.
 
-It pastes the command into the page's terminal without pressing Enter (components/xterm.py says
-how: nothing runs until the user presses Enter, several lines only with bracketed paste). When the
-browser cannot paste (no terminal open, several lines without bracketed paste) a toast says why.
+It types the command into the page's terminal without pressing Enter (components/xterm.py says
+how): control characters removed, and a block of several lines one line per click, never a line
+break, so nothing runs until the user presses Enter there. A toast says which line of a block was
+typed ("Line 1 of 3 ..."), or why nothing was (no terminal open, a full-screen program running).
 
 With `track_terminal` (the default) the button is also disabled, with the tooltip "Open a terminal
 first", while the page has no connected terminal. Chat code blocks pass False: they are rendered
@@ -18,7 +19,7 @@ import reflex as rx
 from remediation_app.components.xterm import paste_to_terminal
 from remediation_app.pages.terminal_panel import TerminalPanelState
 
-READY_HINT = "Paste into the terminal below; nothing runs until you press Enter there"
+READY_HINT = "Type into the terminal below (several lines: one per click); nothing runs until you press Enter there"
 CLOSED_HINT = "Open a terminal first (Terminal section below)"
 
 

@@ -12,24 +12,27 @@ reconnects; an empty one closes the terminal. The outcome is written into the te
 (`[session closed: exit status 0]`, `[error: ...]`, `[disconnected]`) and reported through
 `on_status(kind, message)`: kind is "ready", "exit", "error" or "closed".
 
-Pasting into the terminal (for "Send to terminal" buttons): the page gets a global
-`window.__reTerminalPaste(text)` that pastes `text` into the terminal opened or focused last, as if
-the user pasted it (xterm's `term.paste`), and returns true, or a sentence saying why it did not:
+Typing into the terminal (for "Send to terminal" buttons): the page gets a global
+`window.__reTerminalPaste(text)` that types `text` into the terminal opened or focused last, as
+keystrokes (an input message on the terminal's WebSocket, like the keyboard's), never as a paste
+and never with a line break:
 
-- Nothing runs until the user presses Enter: trailing line breaks are dropped, and control
-  characters are removed (an ESC could end a bracketed paste early and run the rest).
-- Several lines are pasted only while the program in the terminal has bracketed paste on
-  (`term.modes.bracketedPasteMode`; bash >= 5.1 and zsh turn it on at their prompt): xterm.js then
-  wraps the text in ESC[200~ ... ESC[201~ and the shell inserts the line breaks into the command
-  line instead of running each line. Without it (an older bash, `set enable-bracketed-paste off`,
-  another program reading the terminal) multi-line text is refused with the reason: xterm would
-  send each line break as Enter.
-- It refuses when no terminal is open or it is not connected yet; a terminal in a closed
-  `<details>` is unfolded.
+- Nothing that comes from a model or an alert runs without the user's keystroke: every control
+  character is removed (CR and LF would press Enter, Ctrl-C or Ctrl-D would act, an ESC could start
+  a key sequence), tabs become spaces (a tab would trigger the shell's completion).
+- Several lines are never sent at once, whatever the terminal reports: bracketed paste is a mode
+  the remote side switches on (`ESC[?2004h` in a program's output, a log line, a motd) even where
+  nothing honours it (a plain `sh`), so a paste could run every line but the last. Instead each
+  call with the same text types its next line (blank lines skipped; after the last it starts over)
+  and returns `{line, lines, message}`: "Line 1 of 3 typed ..., press Enter there to run it, then
+  Send to terminal again for line 2". A single line returns true.
+- It refuses (returns a sentence) when no terminal is open, it is not connected, or a full-screen
+  program (the alternate screen: an editor, a pager) would take the text as its commands; a
+  terminal in a closed `<details>` is unfolded.
 
-From Python use `paste_to_terminal(text)` as an event (it shows the reason in a toast when
-nothing was pasted). Tests read the screen through `window.__xterm` (the last live terminal) and
-`window.__xtermReplay`.
+From Python use `paste_to_terminal(text)` as an event: it shows the refusal as a warning toast and
+the line-of-block note as an info toast (one toast, replaced at each click). Tests read the screen
+through `window.__xterm` (the last live terminal) and `window.__xtermReplay`.
 
 `xterm_replay(src=..., speed=...)` fetches an asciicast v2 recording from `src` (an API path; the
 login cookie authenticates it), streaming, and writes its output with the recorded timing divided
@@ -82,15 +85,20 @@ xterm_replay = XTermReplay.create
 
 
 def paste_to_terminal(text: str | rx.Var[str], *, toast: bool = True) -> EventSpec:
-    """Paste `text` (a string, or a Var such as a code block's command in rx.foreach) into the open
-    terminal without pressing Enter (see the module's docstring). With `toast`, the reason it did
-    not paste is shown as a toast, in the browser (no round trip: a toast or callback sent by the
-    server is a string the browser would `eval`, which the app's Content-Security-Policy refuses)."""
+    """Type `text` (a string, or a Var such as a code block's command in rx.foreach) into the open
+    terminal without pressing Enter, one line per click for several lines (see the module's
+    docstring). With `toast`, why nothing was typed, or which line of a block was, is shown as a
+    toast, in the browser (no round trip: a toast or callback sent by the server is a string the
+    browser would `eval`, which the app's Content-Security-Policy refuses)."""
     none_open = json.dumps("Open a terminal first.")
     argument = json.dumps(text) if isinstance(text, str) else f"String({text})"
     body = f"const r = window.__reTerminalPaste ? window.__reTerminalPaste({argument}) : {none_open};"
     if toast:
-        body += f' if (r !== true) {toast_ref}?.warning(String(r), {{ id: "terminal-paste" }});'
+        shown = '{ id: "terminal-paste" }'
+        body += (
+            f" if (typeof r === 'string') {toast_ref}?.warning(r, {shown});"
+            f" else if (r && r.message) {toast_ref}?.info(String(r.message), {shown});"
+        )
     paste: FunctionStringVar = FunctionStringVar(
         _js_expr=f"(() => {{ {body} return r; }})",
         _var_data=VarData.merge(

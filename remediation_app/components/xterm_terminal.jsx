@@ -33,40 +33,64 @@ function note(term, text, color = 33) {
   term.write(`\r\n\x1b[${color}m[${text}]\x1b[0m\r\n`);
 }
 
-// The terminal that "Send to terminal" pastes into: the last one opened or focused.
+// The terminal that "Send to terminal" types into: the last one opened or focused.
 let activeTerm = null;
 
-// C0 controls but tab and line feed, DEL and C1 controls: an ESC in the text could end bracketed
-// paste early (`ESC [201~`) and make the rest run, so the text never carries control characters.
-const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+// Every C0 control (tab, CR and LF included), DEL and the C1 controls: none of them may reach the
+// remote from model or alert text (CR or LF would press Enter, Ctrl-C/Ctrl-D would act, an ESC
+// could end a bracketed paste early or start a key sequence).
+const CONTROLS = /[\x00-\x1f\x7f-\x9f]/g;
+// What text may use as a line break: CR LF, CR, LF, VT, FF, NEL, LINE and PARAGRAPH SEPARATOR.
+const LINE_BREAKS = /\r\n|[\n\r\v\f\x85\u2028\u2029]/;
 
-// Paste `text` into the active terminal as the user's paste would, never pressing Enter.
-// Returns true, or why nothing was pasted (a sentence for the user).
+// The lines of a command block as they may be typed: tabs become spaces (a tab would trigger the
+// shell's completion), control characters are removed, blank lines are skipped.
+function commandLines(text) {
+  return String(text ?? "")
+    .split(LINE_BREAKS)
+    .map((line) => line.replace(/\t/g, " ").replace(CONTROLS, "").trimEnd())
+    .filter((line) => line.trim() !== "");
+}
+
+// A block of several lines is sent one line per click of its button: the block and its next line.
+let pendingBlock = null;
+
+// Type one line of `text` into the active terminal, never a line break: nothing runs until the
+// user presses Enter there. A block of several lines is typed one line per call with the same
+// text (the first line, then the next one at each click, starting over after the last), whatever
+// the terminal reports about bracketed paste (a remote program can turn that mode on).
+// Returns true (one line typed), {line, lines, message} (line `line` of a block of `lines`), or
+// why nothing was typed (a sentence for the user).
 function pasteIntoTerminal(text) {
   const term = activeTerm;
   if (!term || term.__reClosed) return "Open a terminal first.";
-  if (!term.__reReady) return "The terminal is not connected yet.";
-  // Line breaks become \n (xterm sends them as \r), trailing ones are dropped: the last line
-  // waits for the user's Enter.
-  const clean = String(text ?? "")
-    .replace(/\r\n?/g, "\n")
-    .replace(CONTROLS, "")
-    .replace(/\s+$/, "");
-  if (!clean.trim()) return "Nothing to paste.";
-  // xterm.js wraps a paste in ESC[200~ ... ESC[201~ only while the program enabled bracketed paste
-  // (bash >= 5.1 and zsh do at their prompt); without it every line break would run a line.
-  const bracketed = term.modes.bracketedPasteMode && !term.options.ignoreBracketedPasteMode;
-  if (clean.includes("\n") && !bracketed) {
+  if (!term.__reReady || !term.__reInput) return "The terminal is not connected yet.";
+  if (term.buffer.active.type === "alternate") {
     return (
-      "Not pasted: these are several lines and the terminal has bracketed paste off, so each line " +
-      "break would run a command. Copy the lines instead, or send them one at a time."
+      "Not sent: a full-screen program (an editor, a pager) is running in the terminal and could " +
+      "take the text as its commands. Quit it first."
     );
   }
+  const lines = commandLines(text);
+  if (!lines.length) return "Nothing to paste.";
+  const key = String(text ?? "");
+  const pending = pendingBlock;
+  const index = pending && pending.term === term && pending.text === key ? pending.next : 0;
+  if (!term.__reInput(lines[index])) return "The terminal is not connected.";
+  pendingBlock = index + 1 < lines.length ? { term, text: key, next: index + 1 } : null;
   const folded = term.element && term.element.closest("details");
   if (folded && !folded.open) folded.open = true;
-  term.paste(clean);
+  term.scrollToBottom();
   term.focus();
-  return true;
+  if (lines.length === 1) return true;
+  const next = pendingBlock
+    ? `, then "Send to terminal" again for line ${index + 2}.`
+    : ". That was the last line.";
+  return {
+    line: index + 1,
+    lines: lines.length,
+    message: `Line ${index + 1} of ${lines.length} typed into the terminal, not run: press Enter there to run it${next}`,
+  };
 }
 
 function installPasteHook() {
@@ -134,7 +158,13 @@ export function XTermTerminal({ ticket = "", onStatus, ref: _ignoredRef, ...rest
     let ended = false; // an exit or error message arrived: the close is expected
     let processed = 0; // bytes written to the screen and not acknowledged yet
     let ackTimer = 0;
-    const send = (message) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(message));
+    const send = (message) => {
+      if (ws.readyState !== WebSocket.OPEN) return false;
+      ws.send(JSON.stringify(message));
+      return true;
+    };
+    // "Send to terminal" types here as the keyboard does (an input message), never as a paste.
+    term.__reInput = (data) => send({ type: "input", data });
     const flushAck = () => {
       clearTimeout(ackTimer);
       ackTimer = 0;
@@ -196,6 +226,7 @@ export function XTermTerminal({ ticket = "", onStatus, ref: _ignoredRef, ...rest
       ws.onclose = null;
       ws.close();
       if (activeTerm === term) activeTerm = null;
+      if (pendingBlock && pendingBlock.term === term) pendingBlock = null;
       if (window.__xterm === term) window.__xterm = null;
       term.dispose();
     };

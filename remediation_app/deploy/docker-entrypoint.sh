@@ -10,4 +10,4 @@ if [ "$#" -gt 0 ]; then
 fi
 
 python -m remediation_app db upgrade
-exec reflex run --env prod --loglevel warning
+exec python -m remediation_app serve

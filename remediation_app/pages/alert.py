@@ -1,5 +1,9 @@
-"""One alert: labels, annotations (as text), links, notification timeline, the rule decision, its LLM
-analyses, the chat, and a terminal (folded until opened; the alert's server preselected)."""
+"""One alert: labels, annotations (as text, a bounded page at a time: alert_labels.py), links,
+notification timeline, the rule decision, its LLM analyses, the chat, and a terminal (folded until
+opened; the alert's server preselected).
+
+Alert text is bounded before it reaches a state var (services/alert_text.py): the summary card
+holds only the alert's short fields, each cut at TEXT_MAX, and links up to URL_MAX characters."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import reflex as rx
 from remediation_app.components.badges import action_badge, severity_badge, status_badge
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.layout import layout
+from remediation_app.models import Alert
 from remediation_app.pages.alert_analysis import (
     AlertAnalysisState,
     AnalysisPanel,
@@ -18,28 +23,21 @@ from remediation_app.pages.alert_analysis import (
 )
 from remediation_app.pages.alert_chat import AlertChatState
 from remediation_app.pages.alert_chat_view import chat_section
+from remediation_app.pages.alert_labels import AlertLabelsState, compute_pages, pairs_section
 from remediation_app.pages.terminal_panel_view import terminal_panel
-from remediation_app.services.alerts import alert_detail, alert_timeline, get_alert
+from remediation_app.services.alert_text import PairsPage, bounded_link, clipped
+from remediation_app.services.alerts import alert_summary, alert_timeline, get_alert
 from remediation_app.services.auth import Forbidden
 from remediation_app.state import follow_events, route_alert_id, user_from_cookies
 
 RUNBOOK_KEYS = ("runbook_url", "runbook")
-
-
-def safe_link(url: str) -> str:
-    """Only http(s) URLs become links; anything else (javascript:, data:) stays text."""
-    return url if url.lower().startswith(("http://", "https://")) else ""
-
-
-def _pairs(mapping: dict[str, str]) -> list[list[str]]:
-    return [[k, mapping[k]] for k in sorted(mapping)]
+TEXT_MAX = 2_000  # any field of the summary card (ingest already cuts names at 255, the summary at 1,024)
+TIMELINE_KEYS = ("received_at", "status", "receiver")  # what the table shows (not the group key)
 
 
 class AlertPageState(rx.State):
     found: bool = True
     alert: dict[str, str] = {}
-    labels: list[list[str]] = []
-    annotations: list[list[str]] = []
     timeline: list[dict[str, str]] = []
     runbook_url: str = ""
     generator_url: str = ""
@@ -52,13 +50,14 @@ class AlertPageState(rx.State):
     def _forget_other_alert(self, alert_id: int) -> None:
         """Opening another alert in this tab: never show the previous one under the new URL."""
         if self.alert.get("id") != str(alert_id):
-            self.found, self.alert, self.labels, self.annotations, self.timeline = True, {}, [], [], []
+            self.found, self.alert, self.timeline = True, {}, []
             self.runbook_url = self.generator_url = self.error = ""
 
     async def _refresh(self) -> None:
         """Raises Forbidden (after forgetting the alert) when the tab's login is gone or revoked."""
         async with self:
             alert_id, cookies = self._alert_id(), self.router.headers.cookie
+            shown_pages = (await self.get_state(AlertLabelsState))._pages()
         try:
             await user_from_cookies(cookies)
         except Forbidden:
@@ -66,15 +65,19 @@ class AlertPageState(rx.State):
                 self._forget_other_alert(-1)
                 (await self.get_state(AlertAnalysisState))._forget()
                 (await self.get_state(AlertChatState))._forget()
+                (await self.get_state(AlertLabelsState))._forget()
             raise
-        data: dict[str, Any] | None = None
+        shown: dict[str, str] | None = None
+        runbook = source = ""
+        pairs: list[PairsPage] = []
         timeline: list[dict[str, Any]] = []
         panel: AnalysisPanel | None = None
         try:
             async with async_session() as session:
                 alert = await get_alert(session, alert_id) if alert_id else None
                 if alert is not None:
-                    data = alert_detail(alert)
+                    shown, runbook, source = _bounded(alert)
+                    pairs = compute_pages(shown_pages, alert.labels, alert.annotations)
                     timeline = await alert_timeline(session, alert_id)
                     panel = await load_analysis_panel(session, alert_id)
             error = ""
@@ -84,21 +87,15 @@ class AlertPageState(rx.State):
             self.error = error
             if error:
                 return
-            self.found = data is not None
-            if data is None or panel is None:
+            self.found = shown is not None
+            if shown is None or panel is None:
                 (await self.get_state(AlertAnalysisState))._forget()
+                (await self.get_state(AlertLabelsState))._forget()
                 return
             (await self.get_state(AlertAnalysisState))._show(alert_id, panel)
-            rule = data.pop("matched_rule")
-            labels, annotations = data.pop("labels"), data.pop("annotations")
-            self.alert = {k: "" if v is None else str(v) for k, v in data.items()} | {
-                "rule_name": rule["name"] or "(none: default action)",
-                "rule_reason": rule["reason"],
-            }
-            self.labels, self.annotations = _pairs(labels), _pairs(annotations)
-            self.runbook_url = next((safe_link(annotations[k]) for k in RUNBOOK_KEYS if k in annotations), "")
-            self.generator_url = safe_link(data.get("generator_url") or "")
-            self.timeline = [{k: str(v) for k, v in t.items()} for t in timeline]
+            (await self.get_state(AlertLabelsState))._show(alert_id, shown_pages, *pairs)
+            self.alert, self.runbook_url, self.generator_url = shown, runbook, source
+            self.timeline = [{k: str(t[k]) for k in TIMELINE_KEYS} for t in timeline]
 
     @rx.event(background=True)
     async def watch(self):
@@ -106,6 +103,7 @@ class AlertPageState(rx.State):
             alert_id = self._alert_id()
             self._forget_other_alert(alert_id)
             (await self.get_state(AlertAnalysisState))._forget_unless(alert_id)
+            (await self.get_state(AlertLabelsState))._forget_unless(alert_id)
 
         def concerns_me(event: dict[str, Any]) -> bool:
             ids = event.get("ids", [])
@@ -114,21 +112,17 @@ class AlertPageState(rx.State):
         await follow_events(self, self._refresh, concerns_me)
 
 
-def _kv_table(rows: rx.Var, id_: str) -> rx.Component:
-    return rx.table.root(
-        rx.table.body(
-            rx.foreach(
-                rows,
-                lambda kv: rx.table.row(
-                    rx.table.row_header_cell(rx.code(kv[0]), width="14em"),
-                    rx.table.cell(rx.text(kv[1], white_space="pre-wrap", word_break="break-word")),
-                ),
-            ),
-        ),
-        id=id_,
-        size="1",
-        width="100%",
-    )
+def _bounded(alert: Alert) -> tuple[dict[str, str], str, str]:
+    """What the summary card shows (the alert's short fields), its runbook and source links."""
+    fields = alert_summary(alert) | {
+        "receiver": alert.receiver,
+        "rule_name": alert.matched_rule_name or "(none: default action)",
+        "rule_reason": alert.match_reason,
+    }
+    shown = {k: "" if v is None else clipped(str(v), TEXT_MAX) for k, v in fields.items()}
+    annotations = alert.annotations or {}
+    runbook = next((bounded_link(str(annotations[k])) for k in RUNBOOK_KEYS if k in annotations), "")
+    return shown, runbook, bounded_link(alert.generator_url)
 
 
 def _section(title: str, *children: rx.Component) -> rx.Component:
@@ -240,8 +234,8 @@ def alert_page() -> rx.Component:
                 analysis_section(),
                 chat_section(),
                 terminal_section(),
-                _section("Labels", _kv_table(AlertPageState.labels, "labels")),
-                _section("Annotations", _kv_table(AlertPageState.annotations, "annotations")),
+                pairs_section("Labels", "labels", AlertPageState.alert["id"]),
+                pairs_section("Annotations", "annotations", AlertPageState.alert["id"]),
                 timeline_table(),
                 width="100%",
             ),

@@ -18,6 +18,7 @@ in alert_chat_view.py.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from typing import Any
@@ -44,6 +45,22 @@ from remediation_app.services.crypto import DecryptionError
 from remediation_app.state import UNAVAILABLE, login_redirect, route_alert_id, session_user, user_from_cookies
 
 log = logging.getLogger(__name__)
+# How often a streaming answer checks the login of the tab that asked (a logout, deactivation, role
+# or password change stops it within this time).
+LOGIN_CHECK_S = 2.0
+
+
+async def stop_when_logged_out(token: str, cookies: str) -> None:
+    """Stop the tab's stream once the login it was asked with is gone; runs until cancelled."""
+    while True:
+        await asyncio.sleep(LOGIN_CHECK_S)
+        try:
+            await user_from_cookies(cookies)
+        except Forbidden:
+            chat.stop(token)
+            return
+        except TRANSIENT_DB_ERRORS:
+            continue  # the next check decides
 
 
 @dataclasses.dataclass
@@ -302,10 +319,12 @@ class AlertChatState(rx.State):
                 self.partial = text
 
         result = StreamResult(stopped=stop_asked)
+        guard = asyncio.create_task(stop_when_logged_out(token, cookies), name="chat-login-guard")
         try:
             if not stop_asked:
                 await chat.run_stream(token, turn.provider, turn.context, result, push)
         finally:
+            guard.cancel()
             await self._finish(turn, result, alert_id, user)
 
     async def _finish(self, turn: Any, result: StreamResult, alert_id: int, user: User) -> None:

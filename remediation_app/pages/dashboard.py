@@ -1,4 +1,7 @@
-"""The live alert list: filters, server-side pagination, pushed updates; LLM spend and the daily budget."""
+"""The live alert list: filters, server-side pagination, pushed updates; LLM spend and the daily budget.
+
+A row holds the alert's short fields only (never its labels or annotations), each cut at
+ROW_TEXT_MAX characters: a page of rows stays small whatever the alerts carry."""
 
 from __future__ import annotations
 
@@ -9,18 +12,20 @@ from remediation_app.components.pager import page_count, pager, showing
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.layout import layout
 from remediation_app.services import costs
+from remediation_app.services.alert_text import clipped
 from remediation_app.services.alerts import ANALYSIS_FILTERS, AlertFilter, alert_summaries, list_alerts
 from remediation_app.services.auth import Forbidden
 from remediation_app.state import end_session, follow_events, user_from_cookies
 
 PAGE_SIZE = 50
+ROW_TEXT_MAX = 1_024  # the stored summary's own bound (services/ingest.py SUMMARY_MAX)
 ANY = "any"  # Radix selects cannot hold an empty value
 
 
 def _row(alert: dict[str, object]) -> dict[str, str]:
     """Flat text for the table; the analysis state as `analysis_status` and `analysis_urgency`."""
     analysis = alert.get("analysis")
-    row = {k: "" if v is None else str(v) for k, v in alert.items() if k != "analysis"}
+    row = {k: "" if v is None else clipped(str(v), ROW_TEXT_MAX) for k, v in alert.items() if k != "analysis"}
     if isinstance(analysis, dict):
         row["analysis_status"] = str(analysis.get("status") or "none")
         row["analysis_urgency"] = str(analysis.get("urgency") or "")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,6 +15,15 @@ from remediation_app.models import Alert, AlertNotification, Analysis, AnalysisJ
 from remediation_app.services.alertmanager import clean_text
 
 MAX_PAGE = 100
+# Not loaded for lists (the list shape never shows them): an alert may carry megabytes of labels.
+# Reading one of them on a listed alert raises instead of loading it.
+_NOT_LISTED: tuple[Any, ...] = (
+    Alert.labels,
+    Alert.annotations,
+    Alert.generator_url,
+    Alert.group_key,
+    Alert.match_reason,
+)
 MAX_QUERY = 200
 # An alert's analysis state as lists show it: its latest job's status, in the user's words.
 ANALYSIS_STATES = {
@@ -84,12 +93,14 @@ def _analysis_clause(state: str) -> Any:
 async def list_alerts(
     session: AsyncSession, flt: AlertFilter, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[Alert], int]:
-    """One page, newest activity first, and the total that matches."""
+    """One page, newest activity first, and the total that matches (without the alerts' labels,
+    annotations, generator URL, group key and match reason: see _NOT_LISTED)."""
     limit = max(1, min(limit, MAX_PAGE))
     clauses = _where(flt)
     total = (await session.exec(select(func.count()).select_from(Alert).where(*clauses))).one()
     rows = await session.exec(
         select(Alert)
+        .options(*(defer(c, raiseload=True) for c in _NOT_LISTED))
         .where(*clauses)
         .order_by(col(Alert.last_received_at).desc(), col(Alert.id).desc())
         .limit(limit)

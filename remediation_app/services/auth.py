@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.db import async_session
 from remediation_app.models import LoginAttempt, Role, User, utcnow
-from remediation_app.services import audit
+from remediation_app.services import audit, known_clients
 from remediation_app.services.security import hash_password, pwd_context, verify_password
 from remediation_app.services.tokens import Claims, TokenError, decode_token, issue_token
 from remediation_app.settings import get_settings
@@ -86,62 +86,92 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
-async def _recent_failures(session: AsyncSession, *, username: str, address: str) -> tuple[int, int]:
-    since = utcnow() - timedelta(minutes=get_settings().login_window_minutes)
-    failed = [col(LoginAttempt.success).is_(False), col(LoginAttempt.at) >= since]
-    by_user = select(func.count()).select_from(LoginAttempt).where(col(LoginAttempt.username) == username, *failed)
-    by_address = select(func.count()).select_from(LoginAttempt).where(col(LoginAttempt.address) == address, *failed)
-    return (await session.exec(by_user)).one(), (await session.exec(by_address)).one()
-
-
-async def _throttled(session: AsyncSession, *, username: str, address: str) -> bool:
+async def _throttled(session: AsyncSession, *, username: str, address: str, known_client: str) -> bool:
+    """Too many failures in the window (docs/security.md, "Login throttling"): of the account from
+    this known client, or from all its unknown clients together; and, except for a client with the
+    account's device cookie, from this address whatever the account."""
     settings = get_settings()
-    by_user, by_address = await _recent_failures(session, username=username, address=address)
-    return by_user >= settings.login_max_failures_per_user or by_address >= settings.login_max_failures_per_address
+    since = utcnow() - timedelta(minutes=settings.login_window_minutes)
+    failed = [col(LoginAttempt.success).is_(False), col(LoginAttempt.at) >= since]
+    count = select(func.count()).select_from(LoginAttempt)
+    by_client = count.where(
+        col(LoginAttempt.username) == username, col(LoginAttempt.known_client) == known_client, *failed
+    )
+    if (await session.exec(by_client)).one() >= settings.login_max_failures_per_user:
+        return True
+    if known_clients.is_device(known_client):
+        return False  # one account's browser, not someone trying many accounts from an address
+    by_address = count.where(col(LoginAttempt.address) == address, *failed)
+    return (await session.exec(by_address)).one() >= settings.login_max_failures_per_address
 
 
-async def login(*, username: str, password: str, address: str) -> User:
-    """The user, or LoginInvalid / LoginThrottled / LoginBusy. Every attempt is recorded and audited."""
+async def login(*, username: str, password: str, address: str, device: str | None = None) -> User:
+    """The user, or LoginInvalid / LoginThrottled / LoginBusy. Every attempt is recorded and audited.
+    `device` is the device cookie the browser sent, if any (see known_clients)."""
     username = username.strip()[:MAX_USERNAME]
     address = address[:64]
     async with async_session() as session:
-        if await _throttled(session, username=username, address=address):
-            audit.record(session, action="login.throttled", actor=username, address=address, success=False)
+        user = (await session.exec(select(User).where(col(User.username) == username))).first()
+        known = await known_clients.identify(
+            session, user_id=user.id if user is not None else None, address=address, device=device
+        )
+        client = {"client": known_clients.kind_of(known)}
+        if await _throttled(session, username=username, address=address, known_client=known):
+            audit.record(
+                session, action="login.throttled", actor=username, address=address, success=False, details=client
+            )
             await session.commit()
             raise LoginThrottled
-        user = (await session.exec(select(User).where(col(User.username) == username))).first()
         stored = user.password_hash if user is not None else _dummy_hash()
         ok = len(password) <= MAX_PASSWORD and await hashing.run(verify_password, password, stored)
         ok = ok and user is not None and user.is_active
-        session.add(LoginAttempt(at=utcnow(), username=username, address=address, success=ok))
+        session.add(LoginAttempt(at=utcnow(), username=username, address=address, success=ok, known_client=known))
         await _prune_now_and_then(session)
-        if not ok or user is None:
-            audit.record(session, action="login.failure", actor=username, address=address, success=False)
+        if not ok or user is None or user.id is None:
+            audit.record(
+                session, action="login.failure", actor=username, address=address, success=False, details=client
+            )
             await session.commit()
             raise LoginInvalid
+        await known_clients.remember_address(session, user_id=user.id, address=address)
         if pwd_context.needs_update(user.password_hash):
             # The password was right: if the gate is busy the login stands, the rehash waits for the next one.
             with contextlib.suppress(LoginBusy):
                 user.password_hash = await hashing.run(hash_password, password)
         user.last_login_at = utcnow()
         session.add(user)
-        audit.record(session, action="login.success", actor=user, address=address)
+        audit.record(session, action="login.success", actor=user, address=address, details=client)
         await session.commit()
         return user
 
 
-async def confirm_password(session: AsyncSession, *, user: User, password: str, address: str) -> None:
+async def confirm_password(
+    session: AsyncSession, *, user: User, password: str, address: str, device: str | None = None
+) -> None:
     """A logged-in user proves they know their password (before changing it): throttled, bounded
     and recorded like a login, so a wrong password counts as a failed login attempt of that account
-    and address. Raises LoginThrottled, LoginBusy or LoginInvalid; the attempt is added to the
+    from that client. Raises LoginThrottled, LoginBusy or LoginInvalid; the attempt is added to the
     session, and the caller commits it whether or not this raised."""
     address = address[:64]
-    if await _throttled(session, username=user.username, address=address):
+    known = await known_clients.identify(session, user_id=user.id, address=address, device=device)
+    if await _throttled(session, username=user.username, address=address, known_client=known):
         raise LoginThrottled
     ok = len(password) <= MAX_PASSWORD and await hashing.run(verify_password, password, user.password_hash)
-    session.add(LoginAttempt(at=utcnow(), username=user.username, address=address, success=ok))
-    if not ok:
+    session.add(LoginAttempt(at=utcnow(), username=user.username, address=address, success=ok, known_client=known))
+    if not ok or user.id is None:
         raise LoginInvalid
+    await known_clients.remember_address(session, user_id=user.id, address=address)
+
+
+async def remember_browser(user: User, *, device: str | None) -> str:
+    """A new device cookie value for a browser that just proved the user's password through a form
+    (its own transaction; the caller sets the cookie). `device` is the cookie it sent, if any."""
+    if user.id is None:
+        raise LoginInvalid
+    async with async_session() as session:
+        value = await known_clients.new_device(session, user_id=user.id, previous=device)
+        await session.commit()
+    return value
 
 
 def new_token(user: User) -> tuple[str, Claims]:
@@ -184,8 +214,10 @@ async def logout(user: User, *, address: str) -> None:
 
 
 async def prune_login_attempts(session: AsyncSession) -> None:
+    """Attempts older than the window, and known clients past their lifetime, count for nothing."""
     since = utcnow() - timedelta(minutes=get_settings().login_window_minutes)
     await session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < since))
+    await known_clients.prune(session)
 
 
 # Attempts older than the window count for nothing: a login deletes them, at most this often per process.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections import Counter
@@ -35,6 +36,10 @@ LINKS = AlertNotification.__table__  # type: ignore[attr-defined]
 # Rows per INSERT: stays under SQLite's 32766 and PostgreSQL's 65535 bound parameters.
 CHUNK = 500
 SUMMARY_MAX = 1024
+# Above this many alerts, deciding and shaping the rows (CPU work in proportion to the payload) runs
+# in a worker thread, so that the event loop keeps serving other requests meanwhile. The webhook also
+# asks for it (off_loop) whenever the body is large.
+OFF_LOOP_ALERTS = 200
 
 
 @dataclass
@@ -82,6 +87,18 @@ def _alert_row(alert: AlertIn, payload: NotificationIn, rules: RuleSet, now: dat
     }
 
 
+def _alert_rows(payload: NotificationIn, rules: RuleSet, now: datetime) -> list[dict[str, Any]]:
+    """One row per distinct alert, in key order. The same alert twice in one payload: the last one
+    wins (one row can't be upserted twice)."""
+    rows = {}
+    for alert in payload.alerts:
+        row = _alert_row(alert, payload, rules, now)
+        rows[(row["fingerprint"], row["starts_at"])] = row
+    # In key order: concurrent notifications with overlapping alerts then lock rows in the same
+    # order, so PostgreSQL cannot deadlock on them.
+    return [rows[key] for key in sorted(rows)]
+
+
 @functools.cache
 def _upsert(dialect: str) -> Any:
     """One statement for every chunk, executed with a list of rows: SQLAlchemy caches its compiled
@@ -119,10 +136,18 @@ def _insert_notification() -> Any:
     return sa.insert(table).returning(table.c.id)
 
 
-async def ingest_notification(session: AsyncSession, payload: NotificationIn) -> IngestResult:
-    """Store a notification and its alerts in the session's transaction (the caller commits)."""
+async def ingest_notification(
+    session: AsyncSession, payload: NotificationIn, *, off_loop: bool = False
+) -> IngestResult:
+    """Store a notification and its alerts in the session's transaction (the caller commits).
+    `off_loop`: build the rows in a worker thread (a large payload); implied above OFF_LOOP_ALERTS."""
     now = utcnow()
     rules = await current_rule_set(session)
+    # Before the first write, so that the transaction does not hold its locks meanwhile.
+    if off_loop or len(payload.alerts) > OFF_LOOP_ALERTS:
+        values = await asyncio.to_thread(_alert_rows, payload, rules, now)
+    else:
+        values = _alert_rows(payload, rules, now)
     # Core, not the ORM: this runs once per webhook and the ORM's unit of work costs more than the insert.
     notification_id: int = (
         await session.exec(
@@ -143,18 +168,10 @@ async def ingest_notification(session: AsyncSession, payload: NotificationIn) ->
     ).scalar_one()
     result = IngestResult(notification_id=notification_id, received=len(payload.alerts))
 
-    # The same alert twice in one payload: the last one wins (one row can't be upserted twice).
-    rows = {}
-    for alert in payload.alerts:
-        row = _alert_row(alert, payload, rules, now)
-        rows[(row["fingerprint"], row["starts_at"])] = row
     dialect = session.get_bind().dialect.name
     actions: Counter[str] = Counter()
     links = []
     wanted: list[tuple[int, str, str]] = []
-    # In key order: concurrent notifications with overlapping alerts then lock rows in the same
-    # order, so PostgreSQL cannot deadlock on them.
-    values = [rows[key] for key in sorted(rows)]
     upsert = _upsert(dialect)
     for start in range(0, len(values), CHUNK):
         returned = await session.exec(upsert, params=values[start : start + CHUNK])
@@ -177,10 +194,11 @@ async def ingest_notification(session: AsyncSession, payload: NotificationIn) ->
     return result
 
 
-async def receive_notification(payload: NotificationIn) -> IngestResult:
-    """Ingest, commit, then tell open pages. Raises on database errors (the webhook maps them)."""
+async def receive_notification(payload: NotificationIn, *, off_loop: bool = False) -> IngestResult:
+    """Ingest, commit, then tell open pages. Raises on database errors (the webhook maps them).
+    `off_loop`: a large payload, see ingest_notification."""
     async with async_session() as session:
-        result = await ingest_notification(session, payload)
+        result = await ingest_notification(session, payload, off_loop=off_loop)
         await session.commit()
     log.info(
         "notification stored",

@@ -14,7 +14,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.models import Alert, Rule
-from remediation_app.services.rules import RuleSet, RuleValidationError, validate_rule
+from remediation_app.services.rules import RuleSet, RuleValidationError, compile_rule, validate_rule
 
 MIN_PRIORITY = 0
 MAX_PRIORITY = 1_000_000
@@ -105,10 +105,14 @@ def plan_move(rules: list[Rule], rule_id: int, offset: int) -> dict[int, int]:
 
 def rule_set_with_draft(stored: list[Rule], draft: Rule | None) -> RuleSet:
     """The stored rules with the draft in place of the rule it edits (or added, if it is new).
-    Raises RuleValidationError if the draft's patterns do not compile."""
+    Raises RuleValidationError if the draft's patterns do not compile (a stored rule that does not
+    is shown as not usable)."""
     rules = [r for r in stored if draft is None or draft.id is None or r.id != draft.id]
     if draft is not None:
-        rules.append(draft.model_copy(update={"id": draft.id or DRAFT_ID}))
+        placed = draft.model_copy(update={"id": draft.id or DRAFT_ID})
+        if placed.enabled:
+            compile_rule(placed)
+        rules.append(placed)
     return RuleSet(rules)
 
 

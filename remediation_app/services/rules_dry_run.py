@@ -54,7 +54,12 @@ def alerts_from_payload(text: str) -> list[Labelled]:
 def trace_rows(decision: Decision) -> list[dict[str, str]]:
     rows = []
     for step in decision.trace:
-        verdict = "disabled" if not step.enabled else "match" if step.matched else "no match"
+        if not step.enabled:
+            verdict = "disabled"
+        elif not step.usable:
+            verdict = "not usable"
+        else:
+            verdict = "match" if step.matched else "no match"
         rows.append(
             {
                 "rule": step.rule,

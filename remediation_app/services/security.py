@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hmac
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from passlib.context import CryptContext
 
@@ -79,3 +80,48 @@ def forwarded_client(forwarded_for: str) -> str:
     client, who could write any address there to dodge the per-address login limit)."""
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     return hops[-1][:64] if hops else ""
+
+
+# ---- origins ---------------------------------------------------------------------------------------
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalize_origin(value: str) -> str | None:
+    """`scheme://host[:port]` in lower case without a default port, or None when `value` is not an
+    http(s) origin (a path, query or credentials are ignored: a setting may carry a full URL)."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:  # a port that is not a number, or out of range
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname.lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{scheme}://{host}" if port in (None, _DEFAULT_PORTS[scheme]) else f"{scheme}://{host}:{port}"
+
+
+def origin_allowed(origin: str | None, *, host: str, trusted: frozenset[str]) -> bool:
+    """Whether a browser request that says it comes from `origin` may use the user's session.
+
+    Allowed: an origin listed in `trusted` (PUBLIC_URL, ALLOWED_ORIGINS), or the origin whose host
+    and port are those the request was sent to (its Host header). A page on another port of the
+    same host, or on a sibling subdomain, is refused: the SameSite cookie reaches us from there too.
+    A missing or opaque ("null") origin is refused: say explicitly where it is acceptable.
+    """
+    if not origin or origin == "null":
+        return False
+    normalized = normalize_origin(origin)
+    if normalized is None:
+        return False
+    if normalized in trusted:
+        return True
+    scheme = normalized.partition("://")[0]
+    return normalize_origin(f"{scheme}://{host}") == normalized
+
+
+def trusted_origins(settings: Settings) -> frozenset[str]:
+    """PUBLIC_URL's and ALLOWED_ORIGINS' origins, normalized."""
+    return frozenset(origin for origin in map(normalize_origin, settings.origin_list) if origin)

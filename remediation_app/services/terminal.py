@@ -50,6 +50,10 @@ MAX_MESSAGE = 64 * 1024
 # Input the remote side has not taken yet (its program reads nothing): beyond this, input is dropped.
 MAX_PENDING_INPUT = 1024 * 1024
 HEARTBEAT_S = 30.0
+# How often an open terminal checks that the login which opened it still stands (logout,
+# deactivation, role or password change end it within this time).
+LOGIN_CHECK_S = 2.0
+LOGIN_ENDED = "closed: the login that opened it ended (logout, deactivation, or a role or password change)"
 CONNECT_TIMEOUT_S = 15.0
 TERM = "xterm-256color"
 
@@ -100,6 +104,7 @@ async def issue_ticket(user: User, server_id: int, alert_id: int | None = None) 
             TerminalTicket(
                 token_hash=_hash(token),
                 user_id=user.id,
+                token_version=user.token_version,
                 server_id=server_id,
                 alert_id=alert_id,
                 expires_at=now + timedelta(seconds=get_settings().terminal_ticket_seconds),
@@ -117,6 +122,8 @@ class Grant:
     user: User
     server: SSHServer
     alert_id: int | None
+    # The login that asked for the ticket: the terminal lives only as long as it does.
+    token_version: int = 0
 
 
 async def redeem_ticket(token: str) -> Grant:
@@ -131,7 +138,7 @@ async def redeem_ticket(token: str) -> Grant:
                 sa.update(TICKETS)
                 .where(TICKETS.c.token_hash == _hash(token), TICKETS.c.used_at.is_(None), TICKETS.c.expires_at > now)
                 .values(used_at=now)
-                .returning(TICKETS.c.user_id, TICKETS.c.server_id, TICKETS.c.alert_id)
+                .returning(TICKETS.c.user_id, TICKETS.c.server_id, TICKETS.c.alert_id, TICKETS.c.token_version)
             )
         ).first()
         await session.commit()
@@ -147,11 +154,12 @@ async def redeem_ticket(token: str) -> Grant:
             if ticket.used_at is not None:
                 raise TerminalRefused("this ticket was already used", "ticket_reused", user=owner, target=name)
             raise TerminalRefused("invalid or expired ticket", "bad_ticket", user=owner, target=name)
-        user_id, server_id, alert_id = row
+        user_id, server_id, alert_id, token_version = row
         user = await session.get(User, user_id)
         server = await session.get(SSHServer, server_id)
     name = server.name if server is not None else f"#{server_id}"
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or user.token_version != token_version:
+        # Logged out, deactivated, role or password changed since the ticket was issued.
         raise TerminalRefused("your login is no longer valid", "user", user=user, target=name)
     if server is None:
         raise TerminalRefused("the server was deleted", "unknown_server", user=user, target=name)
@@ -164,7 +172,17 @@ async def redeem_ticket(token: str) -> Grant:
             user=user,
             target=name,
         )
-    return Grant(user, server, alert_id)
+    return Grant(user, server, alert_id, token_version)
+
+
+async def grant_still_valid(grant: Grant) -> bool:
+    """The login behind the terminal still stands and its role may still open the server."""
+    async with async_session() as session:
+        user = await session.get(User, grant.user.id)
+        server = await session.get(SSHServer, grant.server.id)
+    if user is None or not user.is_active or user.token_version != grant.token_version:
+        return False
+    return server is not None and may_open(server, user)
 
 
 async def open_sessions(user_id: int) -> int:
@@ -191,11 +209,31 @@ def _known_hosts(server: SSHServer) -> Any:
     return ([key], [], [])
 
 
-def _refusal_of(exc: BaseException, server: SSHServer) -> TerminalRefused:
+class _PinnedKeyClient(asyncssh.SSHClient):
+    """Remembers the host key a server presented when it was not the pinned one (AsyncSSH asks the
+    client about a key outside known_hosts; the answer stays no), so the refusal can name it."""
+
+    def __init__(self) -> None:
+        self.presented = ""
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        self.presented = key.get_fingerprint("sha256")
+        return False
+
+
+def _pinned_fingerprint(server: SSHServer) -> str:
+    try:
+        return str(asyncssh.import_public_key(server.host_key).get_fingerprint("sha256"))
+    except (asyncssh.KeyImportError, ValueError):
+        return server.host_key_fingerprint
+
+
+def _refusal_of(exc: BaseException, server: SSHServer, presented: str = "") -> TerminalRefused:
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         return TerminalRefused(
-            f"{server.name} presented a host key other than the accepted {server.host_key_fingerprint}: "
-            "connection refused (if the server was reinstalled, an admin must fetch and accept the new key)",
+            f"{server.name} presented the host key {presented or '(unknown)'}, not the accepted "
+            f"{_pinned_fingerprint(server)}: connection refused (if the server was reinstalled, an admin must "
+            "fetch and accept the new key)",
             "host_key_changed",
         )
     if isinstance(exc, asyncssh.PermissionDenied):
@@ -213,6 +251,7 @@ def _refusal_of(exc: BaseException, server: SSHServer) -> TerminalRefused:
 
 async def connect(server: SSHServer) -> asyncssh.SSHClientConnection:
     """An SSH connection with the pinned host key and the stored credentials; TerminalRefused if not."""
+    client = _PinnedKeyClient()
     try:
         secret = credentials(server)
         options: dict[str, Any] = {
@@ -224,6 +263,7 @@ async def connect(server: SSHServer) -> asyncssh.SSHClientConnection:
             "config": None,
             "x509_trusted_certs": None,
             "preferred_auth": "publickey" if server.auth_method == "key" else "keyboard-interactive,password",
+            "client_factory": lambda: client,
         }
         if server.auth_method == "key":
             # bcrypt-pbkdf of a passphrase-protected key takes a quarter second or more: off the loop.
@@ -238,7 +278,7 @@ async def connect(server: SSHServer) -> asyncssh.SSHClientConnection:
             f"the stored private key of {server.name} does not open with its passphrase (an admin fixes that)", "key"
         ) from None
     except (OSError, TimeoutError, asyncssh.Error, DecryptionError, asyncssh.KeyImportError, ValueError) as exc:
-        raise _refusal_of(exc, server) from None
+        raise _refusal_of(exc, server, client.presented) from None
 
 
 class Socket(Protocol):
@@ -267,6 +307,7 @@ class Bridge:
     process: asyncssh.SSHClientProcess[bytes]
     recorder: Recorder
     session_id: int
+    grant: Grant | None = None
     bytes_in: int = 0
     bytes_out: int = 0
     unacked: int = 0
@@ -328,15 +369,20 @@ class Bridge:
                     self._acked.set()
 
     async def housekeeping(self) -> None:
-        """Idle timeout, recording flushes and the session's heartbeat."""
+        """Idle timeout, the login check, recording flushes and the session's heartbeat."""
         idle = get_settings().terminal_idle_minutes * 60
-        last_beat = time.monotonic()
+        last_beat = last_login_check = time.monotonic()
         while True:
             await asyncio.sleep(0.5)
             if time.monotonic() - self.last_input > idle:
                 self.reason = f"closed after {idle / 60:g} minutes without input"
                 return
             try:
+                if self.grant is not None and time.monotonic() - last_login_check >= LOGIN_CHECK_S:
+                    last_login_check = time.monotonic()
+                    if not await grant_still_valid(self.grant):
+                        self.reason = LOGIN_ENDED
+                        return
                 if self.recorder.due:
                     await self.recorder.flush()
                 if time.monotonic() - last_beat >= HEARTBEAT_S:
@@ -466,7 +512,7 @@ async def run_terminal(
             process = await conn.create_process(
                 term_type=TERM, term_size=(cols, rows), encoding=None, window=SSH_WINDOW
             )
-            bridge = Bridge(socket, process, recorder, session_id)
+            bridge = Bridge(socket, process, recorder, session_id, grant)
             await socket.send_text(json.dumps({"type": "ready", "session_id": session_id, "server": grant.server.name}))
             if on_ready is not None:
                 await on_ready(session_id)

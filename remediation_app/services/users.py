@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.db import async_session
 from remediation_app.models import Role, User, utcnow
-from remediation_app.services import audit, auth
+from remediation_app.services import audit, auth, known_clients
 from remediation_app.services.security import hash_password
 from remediation_app.settings import get_settings
 
@@ -176,6 +176,9 @@ async def reset_password(
     password_hash = await asyncio.to_thread(hash_password, password)
     user.password_hash, user.token_version, user.updated_at = password_hash, user.token_version + 1, utcnow()
     session.add(user)
+    # An admin resets a password when the account may be in other hands: the browsers and addresses
+    # it logged in from before are strangers again (throttled together, docs/security.md).
+    await known_clients.forget(session, user_id=user_id)
     audit.record(
         session,
         action="user.password",
@@ -186,14 +189,17 @@ async def reset_password(
     return user
 
 
-async def change_own_password(session: AsyncSession, user: User, current: str, new: str, address: str = "") -> User:
+async def change_own_password(
+    session: AsyncSession, user: User, current: str, new: str, address: str = "", device: str | None = None
+) -> User:
     """A logged-in user changes their own password; the stored user, changed (the caller commits).
 
     The new password is checked first (the same rules as everywhere, and not the current one), then
-    the current password like a login (auth.confirm_password: throttled, through the bounded hashing
-    gate, a wrong one counts as a failed attempt; that attempt and its audit event are committed
-    here before LoginInvalid, LoginThrottled or LoginBusy is raised). The token version is bumped:
-    every token of the user, the caller's own included, stops working.
+    the current password like a login (auth.confirm_password: throttled like a login from this
+    address and device cookie, through the bounded hashing gate, a wrong one counts as a failed
+    attempt; that attempt and its audit event are committed here before LoginInvalid, LoginThrottled
+    or LoginBusy is raised). The token version is bumped: every token of the user, the caller's own
+    included, stops working.
     """
     _check_password(new)
     if new == current:
@@ -202,7 +208,7 @@ async def change_own_password(session: AsyncSession, user: User, current: str, n
     if fresh is None or not fresh.is_active:
         raise auth.LoginInvalid
     try:
-        await auth.confirm_password(session, user=fresh, password=current, address=address)
+        await auth.confirm_password(session, user=fresh, password=current, address=address, device=device)
     except (auth.LoginInvalid, auth.LoginThrottled) as exc:
         reason = "throttled" if isinstance(exc, auth.LoginThrottled) else "wrong current password"
         audit.record(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import shutil
 import signal
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,9 +23,9 @@ import redis
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.conftest import WEBHOOK_TOKEN, require, require_tool
-from tests.support.app_server import AppServer
+from tests.support.app_server import AppServer, started_app
 from tests.support.browser import CHROMIUM, Tab, launch
-from tests.support.databases import postgres_available, sqlite_url, temporary_postgres
+from tests.support.databases import postgres_available, temporary_postgres
 
 REDIS = "redis://127.0.0.1:6379"
 SCALED_WORKERS = 2
@@ -69,28 +68,9 @@ def _stop_on_sigterm() -> Iterator[None]:
     signal.signal(signal.SIGTERM, previous)
 
 
-@contextlib.contextmanager
-def _running(server: AppServer, work_dir: Path) -> Iterator[AppServer]:
-    try:
-        server.start()  # raises with the log's last lines if the app does not come up
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(work_dir, ignore_errors=True)  # the frontend build: ~150 MB
-
-
 @pytest.fixture(scope="session")
 def app(tmp_path_factory: pytest.TempPathFactory, _stop_on_sigterm: None) -> Iterator[AppServer]:
-    tmp = tmp_path_factory.mktemp("e2e-app")
-    server = AppServer(
-        database_url=sqlite_url(tmp),
-        data_dir=tmp / "data",
-        name="e2e",
-        env={"WEBHOOK_TOKEN": WEBHOOK_TOKEN},
-        log_dir=tmp,
-        work_dir=tmp / "reflex",
-    )
-    with _running(server, tmp / "reflex"):
+    with started_app(tmp_path_factory.mktemp("e2e-app"), "e2e", env={"WEBHOOK_TOKEN": WEBHOOK_TOKEN}) as server:
         assert len(server.worker_pids()) == 1, "the embedded default runs one worker"
         yield server
 
@@ -133,19 +113,12 @@ def scaled_app(tmp_path_factory: pytest.TempPathFactory, _stop_on_sigterm: None)
     require(_redis_available(), f"Redis is not reachable at {REDIS}")
     tmp = tmp_path_factory.mktemp("e2e-scaled")
     with _private_redis_db() as redis_db, temporary_postgres("re_e2e") as database_url:
-        server = AppServer(
-            database_url=database_url,
-            data_dir=tmp / "data",
-            name="e2e-scaled",
-            env={
-                "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
-                "REDIS_URL": f"{REDIS}/{redis_db}",
-                "GRANIAN_WORKERS": str(SCALED_WORKERS),
-            },
-            log_dir=tmp,
-            work_dir=tmp / "reflex",
-        )
-        with _running(server, tmp / "reflex"):
+        env = {
+            "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+            "REDIS_URL": f"{REDIS}/{redis_db}",
+            "GRANIAN_WORKERS": str(SCALED_WORKERS),
+        }
+        with started_app(tmp, "e2e-scaled", env=env, database_url=database_url) as server:
             workers = server.worker_pids()
             assert len(workers) == SCALED_WORKERS, f"expected {SCALED_WORKERS} worker processes, got {workers}"
             yield server

@@ -1,15 +1,17 @@
-"""The alert page: reached from the dashboard, shows alert text as text, links only http(s), live status."""
+"""The alert page: reached from the dashboard, shows alert text as text, links only http(s), live status,
+and a huge alert (100,000 labels, a 9 MB value) in bounded pages and small websocket frames."""
 
 from __future__ import annotations
 
 import re
 import time
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import post_alerts, unique
-from tests.support.browser import LOAD_TIMEOUT_MS, PUSH_TIMEOUT_MS, alert_row, expect_pushed, search
+from tests.support.browser import LOAD_TIMEOUT_MS, PUSH_TIMEOUT_MS, Tab, alert_row, expect_pushed, search
 from tests.support.payloads import am_alert, notification
 
 pytestmark = pytest.mark.e2e
@@ -142,3 +144,66 @@ def test_unknown_alert_ids_show_not_found(server, request, new_tab):
     post_alerts(app, notification({**alert, "status": "resolved", "endsAt": "2026-01-01T00:30:00Z"}))
     expect(page.locator("#alert-status")).to_have_text("resolved", timeout=PUSH_TIMEOUT_MS)
     assert "Traceback" not in app.log_text(), app.log_tail(80)
+
+
+# Issue 11 item 6: what one huge alert (the webhook accepts up to 10 MB) may send to the browser.
+FRAME_LIMIT = 256 * 1024  # bytes in one websocket frame
+MANY_LABELS = 100_000
+BIG_VALUE = 9 * 1024 * 1024  # characters (ASCII: as many bytes)
+LONG_ANNOTATION = 256 * 1024
+# A generous sanity bound for rendering such an alert's page (unbounded, it took 90 s).
+RENDER_BOUND_MS = 30_000
+
+
+def alert_id_of(app, alertname: str) -> int:
+    found = httpx.get(f"{app.url}/api/alerts", params={"q": alertname}, headers=app.bearer(), timeout=30)
+    return int(found.json()["items"][0]["id"])
+
+
+def test_a_huge_alert_reaches_the_browser_in_bounded_pages(app, new_tab):
+    many, big = unique("ManyLabels"), unique("BigLabel")
+    labels = {f"l{n:06d}": f"v{n}" for n in range(MANY_LABELS)}
+    post_alerts(app, notification(am_alert(many, labels=labels)))
+    huge = am_alert(big, labels={"huge": "x" * BIG_VALUE}, annotations={"description": "d" * LONG_ANNOTATION})
+    post_alerts(app, notification(huge))
+    tab: Tab = new_tab(record_frames=True)
+    page = tab.open_dashboard(app)
+    for name in (many, big):
+        search(page, name)
+        expect(alert_row(page, name)).to_be_visible()
+
+    # 100,004 labels (with alertname, instance, job, severity): 50 a page, sorted by name.
+    alert_row(page, many).get_by_role("link", name=many, exact=True).click()
+    expect(page.locator("#labels tr")).to_have_count(50, timeout=RENDER_BOUND_MS)
+    total = MANY_LABELS + 4
+    expect(page.locator("#labels-showing")).to_have_text(f"1-50 of {total:,} labels")
+    expect(page.locator("#labels-page")).to_have_text(f"Page 1 of {-(-total // 50)}")
+    assert kv(page, "labels", "alertname") == many and kv(page, "labels", "l000046") == "v46"
+    page.click("#labels-next-page")
+    expect(page.locator("#labels-showing")).to_have_text(f"51-100 of {total:,} labels")
+    expect(page.locator("#labels tr").first.locator("th")).to_have_text("l000047")
+    expect(page.locator("#labels tr")).to_have_count(50)
+    # The rest: the whole alert as JSON, for the logged-in browser.
+    link = page.locator("#labels-json-link")
+    many_id = alert_id_of(app, many)
+    expect(link).to_have_attribute("href", f"/api/alerts/{many_id}")
+    full = tab.context.request.get(app.url + f"/api/alerts/{many_id}")
+    assert full.status == 200 and len(full.json()["labels"]) == total
+
+    # A 9 MB label value and a 256 KB annotation: cut at 1,000 characters, saying how much is left out.
+    page.goto(f"{app.url}/alerts/{alert_id_of(app, big)}")
+    expect(page.locator("#alert-name")).to_have_text(big, timeout=RENDER_BOUND_MS)
+    huge_row = page.locator("#labels tr").filter(has=page.locator("th", has_text="huge"))
+    expect(huge_row.locator(".kv-value")).to_have_text("x" * 1_000)
+    expect(huge_row.locator(".kv-cut")).to_have_text(
+        f"… cut: {BIG_VALUE - 1_000:,} more characters (see Full alert as JSON)"
+    )
+    description = page.locator("#annotations tr").filter(has=page.locator("th", has_text="description"))
+    expect(description.locator(".kv-cut")).to_contain_text(f"{LONG_ANNOTATION - 1_000:,} more characters")
+    expect(page.locator("#labels-showing")).to_have_text("5 labels")
+    expect(page.locator("#labels-next-page")).to_have_count(0)  # one page: no pager
+
+    # Nothing the pages received was large: every frame is far below the alerts' size.
+    assert any("l000047" in frame for frame in tab.frames), "the label pages' frames were not recorded"
+    largest = max(len(frame.encode()) for frame in tab.frames)
+    assert largest < FRAME_LIMIT, f"a websocket frame of {largest:,} bytes"

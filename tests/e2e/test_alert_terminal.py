@@ -1,7 +1,8 @@
 """The terminal on the alert page, against a real sshd: the alert's server preselected, "Send to
-terminal" from an analysis and from a chat answer pastes the command without running it (bash's
-bracketed paste: several lines wait too; with bracketed paste off they are refused), and "Attach
-terminal output" sends the terminal's last lines to the model, quoted as untrusted data.
+terminal" from an analysis and from a chat answer types the command without running it (several
+lines: one line per click, never a line break, even in a plain `sh` whose output turned bracketed
+paste on; control characters never reach the remote), and "Attach terminal output" sends the
+terminal's last lines to the model, quoted as untrusted data.
 
 One app per module whose environment provider is the loopback fake: it answers analysis requests
 (not streamed) with ANALYSIS and chat requests (streamed) with CHAT_ANSWER.
@@ -10,14 +11,17 @@ One app per module whose environment provider is the loopback fake: it answers a
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from remediation_app.services.recording import parse_events
 from tests.conftest import WEBHOOK_TOKEN, require
 from tests.e2e.conftest import _running, post_alerts, unique
 from tests.e2e.test_terminal import SCREEN_JS, TERMINAL_TIMEOUT_MS, screen, wait_for_line
@@ -148,6 +152,25 @@ def send_and_check_nothing_runs(page: Page, button: Locator, command: str, outpu
     wait_for_bracketed_paste(page, True)
 
 
+def send_lines_one_per_click(page: Page, button: Locator, lines: list[str], outputs: list[str]) -> None:
+    """Click "Send to terminal" of a block once per line: each click types the next line only (the
+    toast says which), none of its output appears until Enter is pressed in the terminal."""
+    for number, (line, output) in enumerate(zip(lines, outputs, strict=True), start=1):
+        typed = lines_with(page, line)
+        button.click()
+        toast = page.locator("[data-sonner-toast]").filter(has_text=f"Line {number} of {len(lines)} typed")
+        expect(toast).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+        page.wait_for_function(
+            f"([text, count]) => ({SCREEN_JS})('__xterm').filter((l) => l.includes(text)).length > count",
+            arg=[line, typed],
+            timeout=TERMINAL_TIMEOUT_MS,
+        )
+        page.wait_for_timeout(NOTHING_RAN_MS)
+        assert output not in [shown.strip() for shown in screen(page)], f"line {number} ran without Enter"
+        page.keyboard.press("Enter")  # the click focused the terminal
+        wait_for_line(page, output)
+
+
 def wait_for_recording(app: AppServer, username: str, text: str, timeout: float = 15) -> None:
     """The session's recording (flushed every couple of seconds) holds `text`."""
     deadline = time.monotonic() + timeout
@@ -195,7 +218,7 @@ def test_send_to_terminal_and_attach_output(term_app, fake, sshd, new_tab):
     # From the analysis: pasted, not run, until Enter.
     send_and_check_nothing_runs(page, send_analysis, ANALYSIS_COMMAND, ["from-analysis-2"])
 
-    # From a chat answer: one line, then two lines (bracketed paste keeps the first from running).
+    # From a chat answer: one line, then a block of two lines, typed one line per click.
     page.locator("#chat-question").fill("What should I run?")
     page.locator("#chat-question").press("Enter")
     done = page.locator("#chat-messages .chat-message.chat-assistant").last
@@ -203,24 +226,9 @@ def test_send_to_terminal_and_attach_output(term_app, fake, sshd, new_tab):
     blocks = done.locator(".chat-code")
     expect(blocks).to_have_count(2)
     send_and_check_nothing_runs(page, blocks.nth(0).locator(".send-to-terminal"), CHAT_COMMAND, ["from-chat-5"])
-    send_and_check_nothing_runs(
-        page, blocks.nth(1).locator(".send-to-terminal"), TWO_LINES, ["line-one-1", "line-two-2"]
+    send_lines_one_per_click(
+        page, blocks.nth(1).locator(".send-to-terminal"), TWO_LINES.splitlines(), ["line-one-1", "line-two-2"]
     )
-
-    # Bracketed paste off: several lines are refused with the reason (one line still pastes).
-    page.locator("#terminal-screen").click()
-    page.keyboard.type("bind 'set enable-bracketed-paste off'; echo off-$((0+0))")
-    page.keyboard.press("Enter")
-    wait_for_line(page, "off-0")
-    wait_for_bracketed_paste(page, False)  # the next prompt leaves it off
-    before = (lines_with(page, "echo line-one"), lines_with(page, "line-one-1"))
-    blocks.nth(1).locator(".send-to-terminal").click()
-    expect(page.locator("[data-sonner-toast]")).to_contain_text("bracketed paste off", timeout=LOAD_TIMEOUT_MS)
-    page.wait_for_timeout(NOTHING_RAN_MS)
-    assert (lines_with(page, "echo line-one"), lines_with(page, "line-one-1")) == before
-    page.locator("#terminal-screen").click()
-    page.keyboard.type("bind 'set enable-bracketed-paste on'")
-    page.keyboard.press("Enter")
     wait_for_bracketed_paste(page, True)
 
     # Attach terminal output: the question goes with the terminal's last lines, quoted as untrusted.
@@ -247,3 +255,84 @@ def test_send_to_terminal_and_attach_output(term_app, fake, sshd, new_tab):
     blocks.nth(0).locator(".send-to-terminal").click()
     toast = page.locator("[data-sonner-toast]").filter(has_text="Open a terminal first.")
     expect(toast).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+
+
+# Control characters in model text: ESC, Ctrl-C, Ctrl-D, NUL, DEL, a C1 CSI, a tab, a final CR LF.
+CONTROL_TEXT = "echo ctl\x1b\x03\x04\x00\x7f\x9b-\tend\r\n"
+CONTROL_TYPED = "echo ctl- end"  # what may reach the remote (no Enter: the user presses it)
+# A lone CR (what the Enter key sends) is a line break too: two lines, one per call.
+CR_TEXT = "echo cr-$((1+1))\recho cr-$((2+1))"
+
+
+def inputs_of_session(app: AppServer, username: str, text: str) -> list[str]:
+    """The input events of the user's latest terminal session, once its recording holds `text`."""
+    wait_for_recording(app, username, text)
+    session_id = app.db_rows("SELECT id FROM terminal_sessions WHERE username = :u ORDER BY id DESC", u=username)
+    recording = api(app, "GET", f"/api/terminal/sessions/{session_id[0]['id']}/recording")
+    return [str(data) for _at, kind, data in parse_events(recording.text)[1] if kind == "i"]
+
+
+def test_several_lines_never_run_without_enter_even_in_a_plain_sh(term_app, fake, sshd, new_tab):
+    """Issue 11 item 2: in a plain `sh` after the remote printed ESC[?2004h (xterm then reports
+    bracketed paste on, sh ignores it), "Send to terminal" of a three-line block from an analysis
+    runs nothing: each click types one line, and each Enter runs exactly that line. Control
+    characters in a line never reach the remote."""
+    server_name, username, alertname = unique("e2e-lines-ssh-"), unique("e2e-lines-"), unique("TermLines")
+    with tempfile.TemporaryDirectory(prefix="re-lines-") as directory:
+        markers = Path(directory)
+        lines = [f"touch {markers}/ran-{n}; echo ran-$(({n}*1))" for n in (1, 2, 3)]
+        block = {"description": "Three steps", "command": "\n".join(lines), "risk": "low"}
+        fake.script(reply(json.dumps({**ANALYSIS, "immediate_actions": [block]})))  # this alert's analysis
+        server_id = add_server(term_app, sshd, server_name)
+        post_alerts(term_app, notification(am_alert(alertname, severity="critical", instance=f"{sshd.host}:9100")))
+        alert_id = api(term_app, "GET", "/api/alerts", params={"q": alertname}).json()["items"][0]["id"]
+        term_app.add_user(username, PASSWORD, "user")
+        tab: Tab = new_tab()
+        tab.log_in_as(term_app, username, PASSWORD)
+        page = tab.page
+        page.goto(f"{term_app.url}/alerts/{alert_id}")
+        action = page.locator("#analysis-latest .immediate-action")
+        expect(action.locator(".action-command")).to_contain_text("ran-3", timeout=LOAD_TIMEOUT_MS)
+
+        page.click("#alert-terminal-toggle")
+        page.select_option("#terminal-server", str(server_id))
+        page.click("#terminal-open")
+        status = page.locator("#terminal-status")
+        expect(status).to_have_text(f"connected to {server_name}", timeout=TERMINAL_TIMEOUT_MS)
+        wait_for_bracketed_paste(page, True)  # bash's prompt
+        # A plain sh, then remote output that switches bracketed paste on: sh does not honour it.
+        page.locator("#terminal-screen").click()
+        page.keyboard.type("exec sh")
+        page.keyboard.press("Enter")
+        page.keyboard.type("printf '\\033[?2004h'; echo in-$0-$((2*2))")
+        page.keyboard.press("Enter")
+        wait_for_line(page, "in-sh-4")
+        wait_for_bracketed_paste(page, True)
+
+        send_lines_one_per_click(page, action.locator(".send-to-terminal"), lines, ["ran-1", "ran-2", "ran-3"])
+        assert sorted(p.name for p in markers.iterdir()) == ["ran-1", "ran-2", "ran-3"]
+        expect(page.locator("[data-sonner-toast]")).to_contain_text("That was the last line")
+        # Each Enter ran exactly its line: the earlier lines did not run again.
+        assert [line.strip() for line in screen(page)].count("ran-1") == 1
+
+        # Control characters never reach the remote: the line is typed without them, nothing runs.
+        assert page.evaluate("(text) => window.__reTerminalPaste(text)", CONTROL_TEXT) is True
+        wait_for_line(page, CONTROL_TYPED, exact=False)
+        page.wait_for_timeout(NOTHING_RAN_MS)
+        assert "ctl- end" not in [line.strip() for line in screen(page)]
+        page.keyboard.press("Enter")
+        wait_for_line(page, "ctl- end")
+        first = page.evaluate("(text) => window.__reTerminalPaste(text)", CR_TEXT)
+        assert (first["line"], first["lines"]) == (1, 2), first
+        wait_for_line(page, "echo cr-$((1+1))", exact=False)
+        page.wait_for_timeout(NOTHING_RAN_MS)
+        assert "cr-2" not in [line.strip() for line in screen(page)]
+        page.keyboard.press("Enter")
+        wait_for_line(page, "cr-2")
+        assert "cr-3" not in [line.strip() for line in screen(page)]
+
+        inputs = inputs_of_session(term_app, username, "cr-2")
+        for line in [*lines, CONTROL_TYPED, "echo cr-$((1+1))"]:
+            assert line in inputs, (line, inputs)  # typed as one input, without a line break
+        assert not [data for data in inputs if "\r" in data and data != "\r"], inputs  # Enter: the user's only
+        assert not [data for data in inputs if any(c in data for c in "\n\x03\x04\x1b\x9b\x00")], inputs

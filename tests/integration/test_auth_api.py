@@ -410,7 +410,7 @@ async def test_logout_clears_the_cookie_and_revokes_every_token(anon):
     for headers in (cookie, bearer):
         assert (await anon.get("/api/auth/me", headers=headers)).status_code == 401
         assert (await anon.get("/api/alerts", headers=headers)).status_code == 401
-    assert (await anon.post("/api/auth/logout", headers=cookie)).status_code == 401
+    assert (await anon.post("/api/auth/logout", headers={**cookie, "Origin": "http://testserver"})).status_code == 401
 
 
 async def test_a_browser_whose_login_expired_is_still_logged_out(anon):
@@ -425,4 +425,6 @@ async def test_a_browser_whose_login_expired_is_still_logged_out(anon):
     again = await anon.post("/api/auth/logout", headers={**cookie, **html})
     assert again.status_code == 303 and again.headers["location"] == "/login"
     assert cookie_of(again)[2]["max-age"] == "0"
-    assert (await anon.post("/api/auth/logout", headers=cookie)).status_code == 401
+    assert (await anon.post("/api/auth/logout", headers={**cookie, "Origin": "http://testserver"})).status_code == 401
+    # A cookie without an Origin is no browser's request: refused before anything else (api/origins.py).
+    assert (await anon.post("/api/auth/logout", headers=cookie)).status_code == 403

@@ -5,9 +5,16 @@
   otherwise: the docker CLI here has no compose plugin, and Debian ships none).
 - The Dockerfile and its entrypoint run the Makefile's commands (parsed from both files, not
   copied into this test): bun version and install command, Reflex's environment, migrations and the
-  server command.
+  server command (`python -m remediation_app serve`: it respawns failed workers, see
+  test_worker_respawn.py).
+- The app restarts: compose gives every service a restart policy, and the app the image's own
+  health check (the same command and timings).
+- The systemd unit of docs/systemd.md (shipped as docs/remediation-engine.service) runs the
+  Makefile's commands as an unprivileged, restarting, hardened service, writes only under its state
+  directory, and `systemd-analyze verify` accepts it (skipped where systemd-analyze is missing).
 - The entrypoint script starts the real app, outside Docker, with no Node.js on PATH (as in the
-  image's runtime stage), and the server stops cleanly on SIGTERM (what tini passes on).
+  image's runtime stage), the image's health check command passes against it (and fails once it
+  is stopped), and the server stops cleanly on SIGTERM (what tini passes on).
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ COMPOSE = ROOT / "docker-compose.yml"
 MAKEFILE = ROOT / "Makefile"
 ENTRYPOINT = ROOT / "remediation_app" / "deploy" / "docker-entrypoint.sh"
 ENV_EXAMPLE = ROOT / ".env.example"
+SYSTEMD_DOC = ROOT / "docs" / "systemd.md"
+SYSTEMD_UNIT = ROOT / "docs" / "remediation-engine.service"
 # Read by Reflex or granian rather than by Settings.
 NOT_SETTINGS = {"GRANIAN_WORKERS", "REFLEX_API_URL"}
 
@@ -150,7 +159,7 @@ def compose() -> dict[str, Any]:
 
 
 def server_command(make: Makefile) -> str:
-    """The command `make run` execs, without the venv's path: `reflex run --env prod ...`."""
+    """The command `make run` execs, without the venv's path: `python -m remediation_app serve`."""
     [line] = [line for line in make.recipe("run") if line.startswith("exec ")]
     return line.removeprefix("exec ").replace(f"{make.expand('$(BIN)')}/", "")
 
@@ -173,7 +182,7 @@ def entrypoint_commands() -> list[str]:
 
 def test_the_makefile_parses_as_expected(make):
     # If these fail, the parser (not the Dockerfile) needs attention.
-    assert server_command(make).startswith("reflex run --env prod")
+    assert server_command(make) == "python -m remediation_app serve"
     assert migrate_command(make) == "python -m remediation_app db upgrade"
     assert re.fullmatch(r"\d+\.\d+\.\d+", make.variables["BUN_VERSION"])
     assert "REFLEX_USE_SYSTEM_BUN" in make.exports
@@ -238,6 +247,22 @@ def test_runtime_is_non_root_with_a_healthcheck_a_volume_and_tini(docker):
     assert copies and all(copy.startswith("--from=builder") for copy in copies)
 
 
+def healthcheck(docker: Dockerfile) -> tuple[dict[str, str], list[str]]:
+    """The runtime stage's HEALTHCHECK: its options (`--interval=30s` -> {"interval": "30s"}) and argv."""
+    [line] = docker.instructions("runtime", "HEALTHCHECK")
+    options, _, command = line.partition("CMD")
+    parsed = dict(re.findall(r"--([\w-]+)=(\S+)", options))
+    return parsed, yaml.safe_load(command)
+
+
+def test_the_healthcheck_asks_healthz_with_a_start_period_for_the_frontend_build(docker):
+    options, argv = healthcheck(docker)
+    assert argv[:2] == ["python", "-c"] and "/healthz" in argv[2]
+    assert set(options) == {"interval", "timeout", "start-period", "retries"}
+    assert int(options["retries"]) >= 2  # one slow answer is not a failure
+    assert int(options["start-period"].removesuffix("s")) >= 60  # the start compiles the frontend
+
+
 def test_entrypoint_migrates_then_execs_the_make_run_server(make):
     commands = entrypoint_commands()
     assert commands[0] == "set -eu"
@@ -275,6 +300,20 @@ def test_compose_services_healthchecks_and_profiles(compose, docker):
     assert all(port.rsplit(":", 1)[1] == runtime_env["PORT"] for port in app["ports"])
 
 
+def test_compose_restarts_every_service_and_checks_the_app_as_the_image_does(compose, docker):
+    for name, service in compose["services"].items():
+        assert service.get("restart") in ("unless-stopped", "always"), name
+    options, argv = healthcheck(docker)
+    check = compose["services"]["app"]["healthcheck"]
+    assert check["test"] == ["CMD", *argv]
+    assert {
+        "interval": check["interval"],
+        "timeout": check["timeout"],
+        "start-period": check["start_period"],
+        "retries": str(check["retries"]),
+    } == options
+
+
 def test_compose_app_environment_uses_real_settings(compose):
     env = compose["services"]["app"]["environment"]
     for required in ("DATABASE_URL", "WEBHOOK_TOKEN", "SECRET_KEY", "ENCRYPTION_KEY"):
@@ -307,6 +346,80 @@ def test_docker_compose_config_when_the_plugin_is_installed(tmp_path):
         assert done.returncode == 0, done.stderr
 
 
+# --- the systemd unit -----------------------------------------------------------------------------
+
+
+def unit_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip() and not line.startswith(("#", ";"))]
+
+
+def systemd_unit() -> dict[str, dict[str, list[str]]]:
+    """docs/systemd.md's unit: section -> key -> every value given (in order)."""
+    [text] = re.findall(r"```ini\n(\[Unit\].*?)```", SYSTEMD_DOC.read_text(), re.DOTALL)
+    sections: dict[str, dict[str, list[str]]] = {}
+    for line in unit_lines(text):
+        if m := re.fullmatch(r"\[(\w+)\]", line):
+            section = sections.setdefault(m[1], {})
+            continue
+        key, _, value = line.partition("=")
+        section.setdefault(key, []).append(value)
+    return sections
+
+
+def unit_environment(service: dict[str, list[str]]) -> dict[str, str]:
+    return dict(token.split("=", 1) for line in service["Environment"] for token in shlex.split(line))
+
+
+def test_the_systemd_unit_in_the_docs_is_the_shipped_file():
+    [text] = re.findall(r"```ini\n(\[Unit\].*?)```", SYSTEMD_DOC.read_text(), re.DOTALL)
+    assert unit_lines(SYSTEMD_UNIT.read_text()) == unit_lines(text)
+
+
+def test_the_systemd_unit_runs_make_run_as_a_restarting_unprivileged_service(make):
+    unit = systemd_unit()
+    service = unit["Service"]
+    [app] = service["WorkingDirectory"]
+    venv_bin = f"{app}/{make.expand('$(BIN)')}/"
+    assert service["ExecStartPre"] == [venv_bin + migrate_command(make)]
+    assert service["ExecStart"] == [venv_bin + server_command(make)]
+    assert service["Restart"] == ["on-failure"] and service["RestartSec"]
+    assert unit["Install"]["WantedBy"] == ["multi-user.target"]
+    [user] = service["User"]
+    assert user not in ("root", "0") and service["EnvironmentFile"]
+    assert service["KillMode"] == ["mixed"]  # SIGTERM to the server, which stops its workers
+
+    env = unit_environment(service)
+    for name, value in make.exports.items():
+        if name != "PATH":
+            assert env[name] == value, name
+    assert env["PATH"].split(":")[:2] == [f"{app}/{make.expand('$(TOOLS)')}/node_modules/.bin", venv_bin.rstrip("/")]
+    # Everything it writes is in its state directory (or the few paths Reflex rewrites in the app).
+    [state] = service["StateDirectory"]
+    state_dir = f"/var/lib/{state}"
+    for name in ("HOME", "DATA_DIR", "REFLEX_WEB_WORKDIR", "REFLEX_STATES_WORKDIR"):
+        assert (env[name] + "/").startswith(state_dir + "/"), name
+    assert env["DATABASE_URL"] == f"sqlite:///{env['DATA_DIR']}/remediation.db"
+    assert env["PORT"] == str(Settings.model_fields["port"].default)
+    writable = [path for line in service["ReadWritePaths"] for path in line.split()]
+    assert writable and all(path.startswith(f"{app}/") for path in writable)
+
+    assert service["ProtectSystem"] == ["strict"] and service["NoNewPrivileges"] == ["yes"]
+    assert service["CapabilityBoundingSet"] == [""] and service["PrivateTmp"] == ["yes"]
+    assert "MemoryDenyWriteExecute" not in service  # bun (JIT) builds the frontend at each start
+
+
+def test_systemd_analyze_verifies_the_unit(tmp_path):
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        pytest.skip("systemd-analyze is not installed here; the unit's content is checked above")
+    # verify wants the commands to exist: point the unit at this checkout instead of /opt/...
+    [app] = systemd_unit()["Service"]["WorkingDirectory"]
+    unit = tmp_path / SYSTEMD_UNIT.name
+    unit.write_text(SYSTEMD_UNIT.read_text().replace(app, str(ROOT)))
+    done = subprocess.run([tool, "verify", "--man=no", str(unit)], capture_output=True, text=True)
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+
+
 # --- the entrypoint, for real ----------------------------------------------------------------------
 
 
@@ -327,7 +440,7 @@ def path_without_node(tmp_path: Path) -> str:
 
 
 @pytest.mark.slow
-def test_entrypoint_starts_the_app_without_node_and_stops_on_sigterm(tmp_path, make):
+def test_entrypoint_starts_the_app_without_node_and_stops_on_sigterm(tmp_path, make, docker):
     require_tool(str(TOOLS_BIN / "bun"))
     port = free_port()
     env = {
@@ -368,14 +481,20 @@ def test_entrypoint_starts_the_app_without_node_and_stops_on_sigterm(tmp_path, m
         )
         assert webhook.status_code == 200, webhook.text
         assert 'remediation_webhook_requests_total{status="200"} 1.0' in httpx.get(f"{url}/metrics", timeout=10).text
+        # The image's health check command passes (run as Docker would, in the app's environment).
+        _, check = healthcheck(docker)
+        assert subprocess.run(check, env=env, capture_output=True, timeout=30).returncode == 0
         # exec: the shell became the server, so the signal tini sends reaches the server itself.
-        assert Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[1].endswith(b"reflex")
+        argv = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+        assert argv[1:4] == [b"-m", b"remediation_app", b"serve"], argv
 
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=30) is not None
         time.sleep(1)
         leftover = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
         assert leftover == [], f"processes left in the server's group: {leftover}"
+        # ... and the health check notices that nothing answers any more.
+        assert subprocess.run(check, env=env, capture_output=True, timeout=30).returncode != 0
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncssh
 import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -103,8 +104,8 @@ class Term:
         return next(m for m in self.control if m["type"] == kind)
 
 
-async def ticket_for(client: Any, server_id: int, **extra: Any) -> str:
-    r = await client.post("/api/terminal/tickets", json={"server_id": server_id, **extra})
+async def ticket_for(client: Any, server_id: int, headers: dict[str, str] | None = None, **extra: Any) -> str:
+    r = await client.post("/api/terminal/tickets", json={"server_id": server_id, **extra}, headers=headers)
     assert r.status_code == 201, r.text
     return str(r.json()["ticket"])
 
@@ -240,7 +241,10 @@ async def test_refusals_are_clear(client, anon, api, sshd, db):
     other = new_key().export_public_key().decode().strip()
     db.execute("UPDATE ssh_servers SET host_key = :k WHERE id = :id", k=other, id=server["id"])
     message = await outcome(await ticket_for(client, server["id"]))
-    assert "host key other than the accepted" in message and "Traceback" not in message
+    # Both fingerprints are named: the one pinned and the one the server presented.
+    pinned = asyncssh.import_public_key(other).get_fingerprint("sha256")
+    assert f"presented the host key {sshd.host_key_fingerprint}, not the accepted {pinned}" in message
+    assert "Traceback" not in message
     codes = [
         r["details"]["reason"] if isinstance(r["details"], dict) else json.loads(r["details"])["reason"]
         for r in db.rows("SELECT details FROM audit_events WHERE action = 'terminal.refused' ORDER BY id")
@@ -435,3 +439,58 @@ async def test_abandoned_sessions_get_an_end(app_settings, db):
     assert "process running it stopped" in abandoned["close_reason"]
     assert found[ids["alive"]]["ended_at"] is None and found[ids["ended"]]["close_reason"] == "exit"
     assert await close_abandoned_sessions() == 0
+
+
+async def _revoke(how: str, anon: Any, user: Any, headers: dict[str, str]) -> None:
+    """End the login behind `headers` the way a person would: logout, deactivation, role or password."""
+    from sqlmodel import select
+
+    from remediation_app.db import async_session
+    from remediation_app.models import User
+    from remediation_app.services import users
+    from tests.conftest import TEST_PASSWORD
+
+    if how == "logout":
+        r = await anon.post("/api/auth/logout", headers=headers)
+        assert r.status_code == 200, r.text
+        return
+    if how == "password":
+        body = {"current_password": TEST_PASSWORD, "new_password": "a-new-password-1234"}
+        r = await anon.post("/api/auth/password", json=body, headers=headers)
+        assert r.status_code == 204, r.text
+        return
+    async with async_session() as session:
+        admin = (await session.exec(select(User).where(User.username == "test-admin"))).one()
+        if how == "deactivate":
+            await users.set_active(session, actor=admin, user_id=user.id, active=False)
+        else:
+            await users.set_role(session, actor=admin, user_id=user.id, role="admin")
+        await session.commit()
+
+
+@pytest.mark.parametrize("how", ["logout", "deactivate", "role", "password"])
+async def test_a_live_terminal_closes_when_its_login_ends(how, client, anon, api, sshd, db, tmp_path):
+    server = await add_server(client, sshd)
+    user = await add_user(f"ops-{how}", "user")
+    headers = bearer_for(user)
+    spare = await ticket_for(anon, server["id"], headers=headers) if how == "logout" else ""
+    marker = tmp_path / "after-revocation"
+    async with open_term(api, await ticket_for(anon, server["id"], headers=headers)) as term:
+        await term.type("echo alive-$((1+1))\r")
+        await term.read_until("alive-2")
+        await _revoke(how, anon, user, headers)
+        # The server closes the session by itself within seconds (waited on, not slept).
+        done = await term.control_message("exit", timeout=WAIT_S)
+        assert "login that opened it ended" in done["reason"]
+        # Nothing typed afterwards reaches the shell.
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await term.type(f"touch {marker}\r")
+    assert not marker.exists()
+    [row] = db.rows("SELECT close_reason, ended_at FROM terminal_sessions WHERE username = :u", u=f"ops-{how}")
+    assert row["ended_at"] is not None and "login that opened it ended" in row["close_reason"]
+    if spare:
+        # A ticket issued before the logout dies with that login.
+        async with await open_ws(api) as ws:
+            term = Term(ws)
+            await term.send(type="auth", ticket=spare)
+            assert "no longer valid" in (await term.control_message("error"))["message"]

@@ -1,4 +1,6 @@
-"""Start the real app (`reflex run --env prod`) on a loopback port, for e2e tests and benchmarks.
+"""Start the real app (`python -m remediation_app serve`, what `make run` runs: Reflex's
+`reflex run --env prod` with failed granian workers respawned) on a loopback port, for e2e tests
+and benchmarks.
 
 Each server gets its own Reflex web directory: the frontend build carries the port it talks to,
 so two servers on different ports cannot share one build. By default it is `.web-<name>` in the
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -166,7 +169,7 @@ class AppServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [str(BIN / "reflex"), "run", "--env", "prod", "--loglevel", "info", "--backend-host", HOST],
+                [str(BIN / "python"), "-m", "remediation_app", "serve", "--loglevel", "info", "--backend-host", HOST],
                 cwd=ROOT,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -248,3 +251,23 @@ class AppServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def started_app(tmp: Path, name: str, *, env: dict[str, str], database_url: str | None = None) -> Iterator[AppServer]:
+    """The app started with its files in `tmp` (on SQLite there unless `database_url` is given),
+    stopped afterwards and its frontend build (~150 MB) removed."""
+    server = AppServer(
+        database_url=database_url or f"sqlite:///{tmp / 'remediation.db'}",
+        data_dir=tmp / "data",
+        name=name,
+        env=env,
+        log_dir=tmp,
+        work_dir=tmp / "reflex",
+    )
+    try:
+        server.start()  # raises with the log's last lines if the app does not come up
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(tmp / "reflex", ignore_errors=True)

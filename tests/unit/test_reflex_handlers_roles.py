@@ -302,11 +302,33 @@ async def _alert_page(w: World, _name: str) -> None:
             _state_cls("AlertPageState"), role, path=f"/alerts/{w.alert_id}", query={"alert_id": str(w.alert_id)}
         )
         await call(page, "watch")
+        labels = await page.get_state(_state_cls("AlertLabelsState"))
         if role == "anonymous":
-            assert page.alert == {} and page.labels == [] and page.timeline == []
+            assert page.alert == {} and labels.labels == [] and page.timeline == []
         else:
             assert page.alert["alertname"] == ALERT_NAME
-            assert ["alertname", ALERT_NAME] in page.labels
+            assert ["alertname", ALERT_NAME, ""] in labels.labels
+            assert labels.labels_showing == "4 labels"
+
+
+@decides(("AlertLabelsState", "turn_page"))
+async def _alert_labels_page(w: World, _name: str) -> None:
+    """Anonymous: sent to log in, nothing loaded. A user and an admin: a page of the alert their
+    tab shows (clamped to the last page), nothing for another alert or a made-up table."""
+    for role in ROLES:
+        labels = w.state(
+            _state_cls("AlertLabelsState"), role, path=f"/alerts/{w.alert_id}", query={"alert_id": str(w.alert_id)}
+        )
+        assert await call(labels, "turn_page", "secrets", 1) is None and labels.labels == []
+        result = await call(labels, "turn_page", "labels", 1)
+        if role == "anonymous":
+            assert redirect_of(result) == f"/login?next=/alerts/{w.alert_id}"
+            assert labels.labels == []
+            continue
+        assert result is None and labels.labels == []  # the tab shows no alert yet
+        labels._shown_alert = w.alert_id
+        assert await call(labels, "turn_page", "labels", 1) is None
+        assert ["alertname", ALERT_NAME, ""] in labels.labels and labels.labels_page == 0
 
 
 # --- Public handlers --------------------------------------------------------------------------
@@ -339,7 +361,8 @@ PROTECTED: dict[str, Callable[[Any], bool]] = {
     "AuthState": lambda s: False,
     "LoginState": lambda s: False,
     "AlertsState": lambda s: bool(s.rows or s.total),
-    "AlertPageState": lambda s: bool(s.alert or s.labels or s.timeline),
+    "AlertPageState": lambda s: bool(s.alert or s.timeline),
+    "AlertLabelsState": lambda s: bool(s.labels or s.annotations or s.labels_showing or s.annotations_showing),
     "AdminUsersState": lambda s: bool(s.users),
     "AdminAuditState": lambda s: bool(s.rows or s.total),
     "AdminSettingsState": lambda s: bool(s.loaded or s.webhook_token_set),
