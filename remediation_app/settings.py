@@ -36,85 +36,181 @@ def async_database_url(url: str) -> str:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
-    database_url: str = "sqlite:///data/remediation.db"
-    data_dir: Path = Path("data")
-    port: int = Field(default=8080, ge=1, le=65535)
+    # -- where and how it runs --------------------------------------------------------------------
+    database_url: str = Field(
+        default="sqlite:///data/remediation.db",
+        description="`sqlite:///path` or `postgresql+psycopg://user:pass@host:5432/db` (`postgres://` and "
+        "`postgresql://` are accepted and use psycopg 3). The default file is relative to the working "
+        "directory.",
+    )
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Where generated keys and metrics files live (the default SQLite file is in `data/` of the working "
+        "directory whatever this says: set DATABASE_URL too when moving it).",
+    )
+    port: int = Field(default=8080, ge=1, le=65535, description="The one port for UI, API and webhook.")
+    db_statement_timeout_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="PostgreSQL cancels a statement running longer (a held lock or a stuck database then gives "
+        "the webhook a 503 for Alertmanager to retry, instead of a hung request); `0` turns it off; "
+        "migrations run without it.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for Reflex's page state and the cross-process event bus: needed for several "
+        "workers or replicas.",
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    log_format: Literal["json", "console"] = Field(
+        default="console", description="`json` for one JSON object a line (production), `console` for people."
+    )
 
-    secret_key: SecretStr | None = None
-    encryption_key: SecretStr | None = None
+    # -- secrets --------------------------------------------------------------------------------------
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs login tokens; generated into `DATA_DIR/secret_key` when unset. Never logged."
+    )
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) for secrets at rest, comma-separated, newest first (see `rotate-keys`); "
+        "generated into `DATA_DIR/encryption_key` when unset. Never logged.",
+    )
 
-    webhook_token: SecretStr | None = None
-    webhook_username: str | None = None
-    webhook_password: SecretStr | None = None
-    webhook_allow_unauthenticated: bool = False
-    webhook_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # -- the webhook ------------------------------------------------------------------------------------
+    webhook_token: SecretStr | None = Field(default=None, description="Bearer token Alertmanager must send.")
+    webhook_username: str | None = Field(default=None, description="Basic auth user for the webhook.")
+    webhook_password: SecretStr | None = Field(default=None, description="Basic auth password for the webhook.")
+    webhook_allow_unauthenticated: bool = Field(
+        default=False,
+        description="`true` opens the webhook to anyone who can reach it; without it and without a credential, "
+        "every webhook request is refused.",
+    )
+    webhook_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Larger webhook bodies get 413.")
 
-    admin_username: str = "admin"
-    admin_password: SecretStr | None = None
+    # -- logins and the browser ---------------------------------------------------------------------------
+    admin_username: str = Field(default="admin", description="The first admin, created when there are no users.")
+    admin_password: SecretStr | None = Field(
+        default=None, description="The first admin's password; generated and printed once when unset."
+    )
+    access_token_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60, description="Lifetime of a login token.")
+    cookie_secure: Literal["auto", "true", "false"] = Field(
+        default="auto",
+        description="`auto`: the session cookie is `Secure` when the request came over https (see "
+        "TRUST_PROXY_HEADERS); `true`/`false` force it.",
+    )
+    trust_proxy_headers: bool = Field(
+        default=False,
+        description="`true` behind a reverse proxy: take the client address from `X-Forwarded-For` and the "
+        "scheme from `X-Forwarded-Proto` (only if the proxy sets them and clients cannot reach the app directly).",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The URL users open the app at (behind a proxy, its public https URL); its origin may use "
+        "the session like the origin a request is addressed to (docs/security.md).",
+    )
+    allowed_origins: str = Field(
+        default="",
+        description="More origins (comma-separated `scheme://host[:port]`) whose pages may use a logged-in "
+        "session; every other origin is refused on the event socket, the terminal socket and "
+        "cookie-authenticated writes.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token `GET /metrics` requires when set (open when unset: keep it on a private network).",
+    )
+    login_window_minutes: int = Field(default=15, ge=1, description="The login throttling window.")
+    login_max_failures_per_user: int = Field(
+        default=5,
+        ge=1,
+        description="Failed logins per account within the window from clients it does not know (all together), "
+        "and per known client (docs/security.md).",
+    )
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed logins per client address within the window, whatever the account."
+    )
+    login_device_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="A browser stays known to an account by its device cookie this many days after its last "
+        "successful login.",
+    )
+    login_known_address_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="An address stays known to an account this many days after a successful login from it "
+        "(`0`: an address alone never makes a client known).",
+    )
+    login_hash_concurrency: int = Field(
+        default=2, ge=1, description="Password hashes (argon2, 19 MiB each) computed at once."
+    )
+    login_max_waiting: int = Field(
+        default=16, ge=0, description='Logins waiting for a hashing slot; more get 503 "busy".'
+    )
 
-    access_token_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
-    # Secure cookie flag: "auto" sets it when the request came over https (see TRUST_PROXY_HEADERS).
-    cookie_secure: Literal["auto", "true", "false"] = "auto"
-    # Behind a TLS-terminating proxy: take the client address and scheme from X-Forwarded-For/-Proto.
-    trust_proxy_headers: bool = False
-    # The URL users open the app at (behind a reverse proxy: its public https URL). Its origin may
-    # use the session cookie, like the origin a request is addressed to (its Host header).
-    public_url: str | None = None
-    # More origins allowed to use the session (comma-separated scheme://host[:port]); every other
-    # origin is refused on the event socket, the terminal socket and cookie-authenticated writes.
-    allowed_origins: str = ""
-    # Bearer token that GET /metrics requires when set (open when unset: keep it on a private network).
-    metrics_token: SecretStr | None = None
-    login_window_minutes: int = Field(default=15, ge=1)
-    login_max_failures_per_user: int = Field(default=5, ge=1)
-    login_max_failures_per_address: int = Field(default=20, ge=1)
-    # Clients that logged in before keep their own failure count (docs/security.md): a browser by its
-    # device cookie for this many days after its last successful login, any client by its address
-    # for LOGIN_KNOWN_ADDRESS_DAYS (0: an address alone never makes a client known).
-    login_device_days: int = Field(default=90, ge=1, le=3650)
-    login_known_address_days: int = Field(default=30, ge=0, le=3650)
-    # Password hashing (argon2, 19 MiB each) runs at most this many at once; more waiting get "busy".
-    login_hash_concurrency: int = Field(default=2, ge=1)
-    login_max_waiting: int = Field(default=16, ge=0)
+    # -- the LLM ------------------------------------------------------------------------------------------
+    llm_model: str | None = Field(
+        default=None,
+        description="A provider from the environment, as a LiteLLM model string (e.g. `openai/gpt-4o-mini`, "
+        "`ollama/llama3.1`); shown read-only on the providers page.",
+    )
+    llm_api_base: str | None = Field(default=None, description="The environment provider's API base URL.")
+    llm_api_key: SecretStr | None = Field(default=None, description="The environment provider's API key.")
+    llm_timeout_seconds: float = Field(default=60.0, gt=0, le=3600, description="Per call to the environment provider.")
+    llm_max_tokens: int = Field(
+        default=1500, ge=16, le=200_000, description="Answer length of the environment provider."
+    )
+    llm_temperature: float = Field(default=0.2, ge=0, le=2, description="The environment provider's temperature.")
+    llm_daily_budget_usd: float | None = Field(
+        default=None,
+        ge=0,
+        description="Automatic analysis pauses once today's (UTC) LLM spend reaches this; users can still ask.",
+    )
 
-    # An LLM provider from the environment (shown read-only on the providers page).
-    llm_model: str | None = None
-    llm_api_base: str | None = None
-    llm_api_key: SecretStr | None = None
-    llm_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
-    llm_max_tokens: int = Field(default=1500, ge=16, le=200_000)
-    llm_temperature: float = Field(default=0.2, ge=0, le=2)
-    # Automatic analysis pauses once today's (UTC) LLM spend reaches this; users can still ask.
-    llm_daily_budget_usd: float | None = Field(default=None, ge=0)
+    # -- the analysis queue -------------------------------------------------------------------------------
+    analysis_workers_enabled: bool = Field(
+        default=True, description="`false`: this process takes no analysis jobs (another one does)."
+    )
+    analysis_concurrency: int = Field(default=4, ge=1, le=256, description="Analyses running at once per process.")
+    analysis_max_attempts: int = Field(
+        default=4, ge=1, le=20, description="Tries per job on timeouts, 5xx, 429 and refused connections."
+    )
+    analysis_retry_base_seconds: float = Field(
+        default=5.0, gt=0, description="First retry delay (doubled each time, with jitter)."
+    )
+    analysis_retry_max_seconds: float = Field(default=300.0, gt=0, description="Longest retry delay.")
+    analysis_lease_seconds: float = Field(
+        default=120.0, ge=1, description="A claimed job left by a crashed process is taken over after this."
+    )
+    analysis_poll_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="How often idle workers look for jobs (new jobs also wake them)."
+    )
+    analysis_dedup_minutes: float = Field(
+        default=60.0, ge=0, description="A fingerprint analysed this recently is not analysed again automatically."
+    )
+    analysis_max_wait_minutes: float = Field(
+        default=360.0,
+        gt=0,
+        description="Automatic jobs still waiting after this long (no provider, budget reached) are cancelled.",
+    )
 
-    # The analysis queue (workers run in every app process unless ANALYSIS_WORKERS_ENABLED=false).
-    analysis_workers_enabled: bool = True
-    analysis_concurrency: int = Field(default=4, ge=1, le=256)
-    analysis_max_attempts: int = Field(default=4, ge=1, le=20)
-    analysis_retry_base_seconds: float = Field(default=5.0, gt=0)
-    analysis_retry_max_seconds: float = Field(default=300.0, gt=0)
-    analysis_lease_seconds: float = Field(default=120.0, ge=1)
-    analysis_poll_seconds: float = Field(default=2.0, gt=0, le=60)
-    # A fingerprint analysed this recently is not analysed again automatically.
-    analysis_dedup_minutes: float = Field(default=60.0, ge=0)
-    # Automatic jobs still waiting after this long (no provider, budget reached) are cancelled.
-    analysis_max_wait_minutes: float = Field(default=360.0, gt=0)
+    # -- browser terminals (SSH) --------------------------------------------------------------------------
+    terminal_ticket_seconds: int = Field(
+        default=30, ge=5, le=600, description="Lifetime of the one-time ticket that opens a terminal."
+    )
+    terminal_idle_minutes: float = Field(default=15.0, gt=0, description="A terminal without input closes after this.")
+    terminal_max_sessions_per_user: int = Field(
+        default=3, ge=1, le=100, description="Terminals a user may have open at once."
+    )
+    terminal_recording_max_mb: int = Field(
+        default=64, ge=1, description="A session's recording stops growing past this (marked truncated)."
+    )
 
-    # Browser terminals (SSH).
-    terminal_ticket_seconds: int = Field(default=30, ge=5, le=600)
-    terminal_idle_minutes: float = Field(default=15.0, gt=0)
-    terminal_max_sessions_per_user: int = Field(default=3, ge=1, le=100)
-    terminal_recording_max_mb: int = Field(default=64, ge=1)
-
-    # PostgreSQL: a statement running longer is cancelled (the webhook then answers 503 instead of
-    # hanging on a stuck database or a held lock). 0 turns it off. Migrations run without it.
-    db_statement_timeout_seconds: float = Field(default=30.0, ge=0)
-
-    redis_url: str | None = None
-    notification_retention_days: int = Field(default=30, ge=1)
-
-    log_level: str = "INFO"
-    log_format: Literal["json", "console"] = "console"
+    # -- housekeeping -------------------------------------------------------------------------------------
+    notification_retention_days: int = Field(
+        default=30, ge=1, description="Notifications (the alerts' timelines) older than this are deleted."
+    )
 
     @field_validator("public_url", "allowed_origins")
     @classmethod
