@@ -33,7 +33,7 @@ Read by the libraries underneath, not by `Settings`:
 | variable | default | meaning |
 |---|---|---|
 | `PROMETHEUS_MULTIPROC_DIR` | `DATA_DIR/metrics/<host>/<server>` | where the workers keep their metric \
-values (README, "Monitoring the engine") |
+values (docs/monitoring.md) |
 | `GRANIAN_WORKERS` | 1 without `REDIS_URL` | worker processes of the server (several need `REDIS_URL`) |
 | `REFLEX_API_URL` | `http://<host>:PORT` | where the browser finds the backend, baked into the frontend \
 build (behind a proxy on another host or port) |
