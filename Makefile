@@ -1,13 +1,20 @@
 # make run: start the app (production mode, embedded SQLite). make test: the whole suite.
+# make image: the container image (docker or podman).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := .tools
 BUN_VERSION := 1.4.4
+# Node.js only runs npm, once, to install bun (the frontend is built by bun; nothing runs Node.js
+# at run time). npm 9 and the bun package's install script work from Node.js 18 (Debian 12).
+NODE_MIN_MAJOR := 18
 BUN := $(TOOLS)/node_modules/.bin/bun
 STAMP := $(VENV)/.requirements.stamp
-TEST_DEBS := chromium openssh-server prometheus prometheus-alertmanager
+DEV_STAMP := $(VENV)/.requirements-dev.stamp
+PIP := $(BIN)/pip --disable-pip-version-check
+IMAGE ?= remediation-engine:local
+ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
 
 # Reflex: use our bun, never download anything, no telemetry, granian as the server.
 export REFLEX_USE_SYSTEM_BUN := 1
@@ -17,26 +24,46 @@ export REFLEX_USE_GRANIAN := 1
 export NPM_CONFIG_REGISTRY := https://registry.npmjs.org
 export PATH := $(CURDIR)/$(TOOLS)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run migrate test test-deps lint format bench clean
+.PHONY: install install-dev frontend run migrate test test-deps lint format bench image clean
 
+# The pins are complete (every package the app imports, and what those pull in), so pip installs
+# them as listed (--no-deps: no resolver, no backtracking) and `pip check` proves the set whole.
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "Python 3.11 or newer is needed (set PYTHON=...)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
 	  { echo "python3 -m venv failed: on Debian/Ubuntu install python3-venv"; exit 1; }
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@echo "==> Installing the app's Python packages into $(VENV) (the first time: a minute or two)"
+	$(PIP) install --no-deps -r requirements.txt
+	$(PIP) check
+	@touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(STAMP)
+	@echo "==> Installing the test and lint tools into $(VENV)"
+	$(PIP) install --no-deps -r requirements-dev.txt
+	$(PIP) check
 	@touch $@
 
 $(BUN):
-	@command -v npm >/dev/null || { echo "npm is needed to install bun (Debian: apt-get install npm)"; exit 1; }
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+	  { echo "Node.js $(NODE_MIN_MAJOR)+ and npm are needed once, to install bun (Debian/Ubuntu: apt-get install nodejs npm)"; exit 1; }
+	@node -e 'process.exit(+process.versions.node.split(".")[0] < $(NODE_MIN_MAJOR) ? 1 : 0)' || \
+	  { echo "Node.js $(NODE_MIN_MAJOR) or newer is needed to install bun (found $$(node --version))"; exit 1; }
+	@echo "==> Installing bun $(BUN_VERSION) from npm into $(TOOLS)/"
 	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund --loglevel=error bun@$(BUN_VERSION)
 
 install: $(STAMP) $(BUN)
 
+install-dev: install $(DEV_STAMP)
+
 migrate: install
 	$(BIN)/python -m remediation_app db upgrade
 
-# `reflex run --env prod --loglevel warning`, with failed granian workers respawned (remediation_app/serve.py).
+# Builds the frontend only when its sources, pins or baked settings changed (remediation_app/frontend_build.py).
+frontend: install
+	$(BIN)/python -m remediation_app build-frontend
+
+# The frontend is built first when needed; then one process serves UI, API and webhook on PORT.
 run: migrate
 	exec $(BIN)/python -m remediation_app serve
 
@@ -55,20 +82,27 @@ test-deps:
 	  else echo "not installed:$$missing (their tests fail under CI=true, skip otherwise)"; fi; \
 	fi
 
-test: install test-deps
+test: install-dev test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
-format: install
+format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install
+bench: install-dev
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# The image of the Dockerfile (runtime packages, the built frontend, no bun, no Node.js).
+image:
+	@test -n "$(ENGINE)" || { echo "make image needs docker or podman"; exit 1; }
+	$(ENGINE) build --tag $(IMAGE) .
+	@$(ENGINE) image inspect --format '$(IMAGE): {{.Size}} bytes' $(IMAGE)
 
 clean:
 	rm -rf .web .states $(TOOLS) $(VENV)

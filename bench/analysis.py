@@ -79,8 +79,9 @@ def database(use_postgres: bool) -> Iterator[str]:
 async def baseline(api_base: str, count: int, concurrency: int) -> float:
     """Raw LiteLLM calls with the engine's prompt, `concurrency` at a time; wall seconds."""
     from remediation_app.models import Alert
-    from remediation_app.services.analysis import build_messages
-    from remediation_app.services.llm import ProviderConfig, complete
+    from remediation_app.services.llm.analysis import build_messages
+    from remediation_app.services.llm.client import complete
+    from remediation_app.services.llm.config import ProviderConfig
 
     now = datetime.now(UTC)
     alert = Alert(
@@ -114,7 +115,7 @@ async def engine(count: int, concurrency: int) -> float:
     from remediation_app.db import async_session, dispose_engines
     from remediation_app.services.alertmanager import NotificationIn
     from remediation_app.services.ingest import receive_notification
-    from remediation_app.services.worker import AnalysisWorker
+    from remediation_app.services.llm.worker import AnalysisWorker
 
     alerts = [am_alert(f"Bench{i}", severity="critical", instance=f"host-{i}:9100") for i in range(count)]
     result = await receive_notification(NotificationIn.model_validate(notification(*alerts)))

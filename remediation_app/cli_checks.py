@@ -203,3 +203,8 @@ def report(findings: list[Finding]) -> int:
     warnings = sum(f.level == WARNING for f in findings)
     print(f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}")
     return 1 if errors else 0
+
+
+def check_config_command(_args: object) -> int:
+    """`python -m remediation_app check-config`."""
+    return report(check_config())

@@ -13,28 +13,27 @@ import reflex as rx
 from remediation_app.api import build_api
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session, dispose_engines
 from remediation_app.logs import configure_logging
-from remediation_app.pages.account import AccountState, account_page
-from remediation_app.pages.admin_audit import AdminAuditState, admin_audit_page
-from remediation_app.pages.admin_providers import AdminProvidersState, admin_providers_page
-from remediation_app.pages.admin_rules import AdminRulesState, admin_rules_page
-from remediation_app.pages.admin_servers import AdminServersState, admin_servers_page
-from remediation_app.pages.admin_sessions import AdminSessionsState, admin_sessions_page
-from remediation_app.pages.admin_settings import AdminSettingsState, admin_settings_page
-from remediation_app.pages.admin_users import AdminUsersState, admin_users_page
-from remediation_app.pages.alert import AlertPageState, alert_page
-from remediation_app.pages.alert_chat import AlertChatState
-from remediation_app.pages.dashboard import AlertsState, dashboard
-from remediation_app.pages.login import LoginState, login_page
-from remediation_app.pages.terminal import TerminalPanelState, terminal_page
+from remediation_app.pages.account.account import account_page
+from remediation_app.pages.admin.audit.audit import admin_audit_page
+from remediation_app.pages.admin.providers.providers import admin_providers_page
+from remediation_app.pages.admin.rules.rules import admin_rules_page
+from remediation_app.pages.admin.servers.servers import admin_servers_page
+from remediation_app.pages.admin.sessions.sessions import admin_sessions_page
+from remediation_app.pages.admin.settings.settings import admin_settings_page
+from remediation_app.pages.admin.users.users import admin_users_page
+from remediation_app.pages.alerts.alert import alert_page
+from remediation_app.pages.alerts.dashboard import dashboard
+from remediation_app.pages.login.login import login_page
+from remediation_app.pages.page import add_pages
+from remediation_app.pages.terminal.terminal import terminal_page
 from remediation_app.services import metrics, terminal
 from remediation_app.services.auth import prune_login_attempts
 from remediation_app.services.events import bus
 from remediation_app.services.ingest import prune_notifications
-from remediation_app.services.llm import warm_up
+from remediation_app.services.llm.sdk import warm_up
+from remediation_app.services.llm.worker import run_workers
 from remediation_app.services.users import ensure_first_admin
-from remediation_app.services.worker import run_workers
 from remediation_app.settings import get_settings
-from remediation_app.state import AuthState
 
 log = logging.getLogger("remediation_app")
 PRUNE_EVERY_S = 3600
@@ -89,9 +88,19 @@ async def lifespan() -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(bus.run(), name="event-bus"),
         asyncio.create_task(_prune_forever(), name="prune"),
-        asyncio.create_task(warm_up(), name="litellm-import"),
         asyncio.create_task(run_workers(), name="analysis-worker"),
     ]
+    # LiteLLM weighs ~140 MB resident: import it ahead of the first analysis only when there is a
+    # provider to analyse with (one added later imports it on first use, in a thread).
+    from remediation_app.services.providers import any_provider
+
+    try:
+        async with async_session() as session:
+            configured = await any_provider(session)
+    except TRANSIENT_DB_ERRORS:
+        configured = True  # cannot tell: keep the first analysis fast
+    if configured:
+        tasks.append(asyncio.create_task(warm_up(), name="litellm-import"))
     try:
         yield
     finally:
@@ -102,69 +111,21 @@ async def lifespan() -> AsyncIterator[None]:
 
 
 app = rx.App(api_transformer=build_api)
-app.add_page(login_page, route="/login", title="Sign in · Remediation Engine", on_load=LoginState.read_query)
-app.add_page(
-    dashboard, route="/", title="Alerts · Remediation Engine", on_load=[AuthState.require_login, AlertsState.watch]
-)
-app.add_page(
+# Each page's route, title, role and on_load are beside its view (@page, pages/page.py). Admin pages:
+# require_admin only redirects; every handler (load included) checks the admin itself.
+add_pages(
+    app,
+    login_page,
+    dashboard,
     alert_page,
-    route="/alerts/[alert_id]",
-    title="Alert · Remediation Engine",
-    on_load=[AuthState.require_login, AlertPageState.watch, AlertChatState.load, TerminalPanelState.for_alert],
-)
-# Admin pages: require_admin only redirects; every handler (load included) checks the admin itself.
-app.add_page(
     admin_users_page,
-    route="/admin/users",
-    title="Users · Remediation Engine",
-    on_load=[AuthState.require_admin, AdminUsersState.load],
-)
-app.add_page(
     admin_rules_page,
-    route="/admin/rules",
-    title="Rules · Remediation Engine",
-    on_load=[AuthState.require_admin, AdminRulesState.load],
-)
-app.add_page(
     admin_audit_page,
-    route="/admin/audit",
-    title="Audit log · Remediation Engine",
-    on_load=[AuthState.require_admin, AdminAuditState.load],
-)
-app.add_page(
     admin_settings_page,
-    route="/admin/settings",
-    title="Settings · Remediation Engine",
-    on_load=[AuthState.require_admin, AdminSettingsState.load],
-)
-app.add_page(
     admin_providers_page,
-    route="/admin/providers",
-    title="LLM providers · Remediation Engine",
-    on_load=[AuthState.require_admin, AdminProvidersState.load],
-)
-app.add_page(
     terminal_page,
-    route="/terminal",
-    title="Terminal · Remediation Engine",
-    on_load=[AuthState.require_login, TerminalPanelState.load],
-)
-app.add_page(
     admin_servers_page,
-    route="/admin/servers",
-    title="SSH servers · Remediation Engine",
-    on_load=[AuthState.require_admin, AdminServersState.load],
-)
-app.add_page(
     account_page,
-    route="/account",
-    title="Account · Remediation Engine",
-    on_load=[AuthState.require_login, AccountState.load],
-)
-app.add_page(
     admin_sessions_page,
-    route="/admin/sessions",
-    title="Terminal sessions · Remediation Engine",
-    on_load=[AuthState.require_admin, AdminSessionsState.load],
 )
 app.register_lifespan_task(lifespan)

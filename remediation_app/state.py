@@ -1,4 +1,4 @@
-"""Shared state helpers; never imports pages.
+"""Shared state helpers for pages and components; never imports them (nor the API).
 
 Live pages follow the event bus with one background task per tab: `follow_events` calls the
 page's refresh now and after every change event, until the tab closes or reloads the page. It also
@@ -20,9 +20,9 @@ from reflex.event import Event, EventSpec
 
 from remediation_app.db import TRANSIENT_DB_ERRORS
 from remediation_app.models import Role, User
-from remediation_app.services import chat
 from remediation_app.services.auth import SESSION_COOKIE, Forbidden, require_role, user_for_token
 from remediation_app.services.events import bus
+from remediation_app.services.llm import chat
 from remediation_app.services.security import forwarded_client
 from remediation_app.settings import get_settings
 
@@ -35,6 +35,14 @@ MIN_REFRESH_INTERVAL_S = 0.2
 USERS_TOPIC = "users"
 MAX_ALERT_ID = 2**31 - 1  # alerts.id is an INTEGER column: PostgreSQL refuses a larger parameter
 UNAVAILABLE = "The database is unavailable; try again in a moment."
+# A live page says this instead: it loads again by itself at the next change.
+UNAVAILABLE_RETRYING = "The database is unavailable; retrying on the next change."
+
+
+def form_id(value: object) -> int | None:
+    """A row's id as a page sent it (a button's argument, a form field): up to 10 ASCII digits, else None."""
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
 
 
 def route_alert_id(state: rx.State) -> int:

@@ -22,7 +22,7 @@ from remediation_app.services.alerts import (
     list_alerts,
 )
 from remediation_app.services.events import bus
-from remediation_app.services.jobs import (
+from remediation_app.services.llm.jobs import (
     ANALYSIS_TOPIC,
     JOBS_TOPIC,
     AnalysisRefused,

@@ -12,10 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from remediation_app.api.deps import AdminUser, CurrentUser, client_address
 from remediation_app.api.errors import error
 from remediation_app.db import async_session
-from remediation_app.models import LLMProvider
-from remediation_app.services import costs, providers
-from remediation_app.services.crypto import DecryptionError
-from remediation_app.services.llm import LLMError, check_connection
+from remediation_app.services import providers
+from remediation_app.services.llm import costs
 
 router = APIRouter(tags=["llm"])
 MAX_ID = 2**31 - 1
@@ -39,12 +37,8 @@ class ProviderBody(BaseModel):
 
 async def _listing() -> dict[str, Any]:
     async with async_session() as session:
-        rows = await providers.list_providers(session)
+        items = await providers.providers_public(session)
         default_id = await providers.default_provider_id(session)
-    items = [providers.provider_public(r) for r in rows]
-    env = providers.env_provider_public()
-    if env is not None:
-        items.insert(0, env)
     return {"items": items, "default_id": default_id}
 
 
@@ -97,38 +91,9 @@ async def api_delete_provider(
     return Response(status_code=204)
 
 
-async def provider_test(provider_id: int) -> dict[str, Any]:
-    """One tiny call; {"ok": true, ...} or {"ok": false, "error": the provider's exact error}."""
-    async with async_session() as session:
-        try:
-            if provider_id == providers.ENV_PROVIDER_ID:
-                config = providers.env_provider()
-                if config is None:
-                    return {"ok": False, "error": "LLM_MODEL is not set"}
-            else:
-                row = await session.get(LLMProvider, provider_id)
-                if row is None:
-                    return {"ok": False, "error": "no such provider"}
-                config = providers.config_of(row)
-        except DecryptionError as exc:
-            return {"ok": False, "error": str(exc)}
-    try:
-        answer = await check_connection(config)
-    except LLMError as exc:
-        return {"ok": False, "error": str(exc), "status": exc.status}
-    return {
-        "ok": True,
-        "model": answer.model,
-        "latency_ms": answer.latency_ms,
-        "reply": answer.text[:200],
-        "prompt_tokens": answer.prompt_tokens,
-        "completion_tokens": answer.completion_tokens,
-    }
-
-
 @router.post("/api/providers/{provider_id}/test", summary="Test connection: one tiny call (admins)")
 async def api_test_provider(provider_id: Annotated[int, Path(ge=0, le=MAX_ID)], _admin: AdminUser) -> dict[str, Any]:
-    return await provider_test(provider_id)
+    return await providers.provider_test(provider_id)
 
 
 @router.get("/api/costs", summary="LLM spend today and this month (UTC), and the daily budget")

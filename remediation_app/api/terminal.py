@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Request, WebSocket
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import col, func, select
 from starlette.websockets import WebSocketDisconnect
 
 from remediation_app.api.deps import AdminUser, CurrentUser, client_address
@@ -22,7 +21,7 @@ from remediation_app.api.errors import error
 from remediation_app.api.origins import headers_origin_ok
 from remediation_app.db import async_session
 from remediation_app.models import SSHServer, TerminalSession
-from remediation_app.services import audit, ssh_servers, terminal
+from remediation_app.services import audit, ssh_servers, terminal, terminal_sessions
 from remediation_app.services.crypto import DecryptionError
 from remediation_app.services.recording import read_recording
 from remediation_app.services.security import forwarded_client
@@ -216,33 +215,10 @@ async def api_sessions(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
     async with async_session() as session:
-        total = (await session.exec(select(func.count()).select_from(TerminalSession))).one()
-        rows = await session.exec(
-            select(TerminalSession)
-            .order_by(col(TerminalSession.started_at).desc(), col(TerminalSession.id).desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        items = [session_public(r) for r in rows.all()]
-    return {"items": items, "total": int(total)}
-
-
-def session_public(row: TerminalSession) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "username": row.username,
-        "server_id": row.server_id,
-        "server": row.server_name,
-        "alert_id": row.alert_id,
-        "started_at": row.started_at.isoformat(),
-        "ended_at": row.ended_at.isoformat() if row.ended_at else None,
-        "bytes_in": row.bytes_in,
-        "bytes_out": row.bytes_out,
-        "exit_status": row.exit_status,
-        "close_reason": row.close_reason,
-        "recording_bytes": row.recording_bytes,
-        "recording_truncated": row.recording_truncated,
-    }
+        total = await terminal_sessions.count_sessions(session)
+        rows = await terminal_sessions.list_sessions(session, limit=limit, offset=offset)
+        items = [terminal_sessions.session_public(r) for r in rows]
+    return {"items": items, "total": total}
 
 
 @router.get(

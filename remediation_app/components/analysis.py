@@ -52,7 +52,7 @@ def _bullets(items: rx.Var, class_name: str) -> rx.Component:
     )
 
 
-def _action(action: Any) -> rx.Component:
+def _action(action: Any, terminal_connected: rx.Var[bool]) -> rx.Component:
     return rx.box(
         rx.hstack(
             risk_badge(action.risk),
@@ -67,7 +67,7 @@ def _action(action: Any) -> rx.Component:
                     rx.code_block(action.command, language="bash", can_copy=True, wrap_long_lines=True),
                     class_name="action-command",
                 ),
-                send_to_terminal_button(action.command),
+                send_to_terminal_button(action.command, connected=terminal_connected),
             ),
         ),
         class_name="immediate-action",
@@ -75,7 +75,7 @@ def _action(action: Any) -> rx.Component:
     )
 
 
-def _structured(a: Any) -> rx.Component:
+def _structured(a: Any, terminal_connected: rx.Var[bool]) -> rx.Component:
     return rx.vstack(
         rx.cond(a.root_cause != "", _field("Root cause", safe_markdown(a.root_cause), class_name="root-cause")),
         rx.cond(a.impact != "", _field("Impact", safe_markdown(a.impact), class_name="impact")),
@@ -83,7 +83,9 @@ def _structured(a: Any) -> rx.Component:
             a.actions.length() > 0,
             _field(
                 "Immediate actions",
-                rx.vstack(rx.foreach(a.actions, _action), width="100%", spacing="3"),
+                rx.vstack(
+                    rx.foreach(a.actions, lambda action: _action(action, terminal_connected)), width="100%", spacing="3"
+                ),
                 class_name="immediate-actions",
             ),
         ),
@@ -130,19 +132,23 @@ def _unstructured(a: Any) -> rx.Component:
     )
 
 
-def _facts(a: Any) -> rx.Component:
-    def fact(label: str, value: rx.Var, class_name: str) -> rx.Component:
-        return rx.text(label, " ", rx.text.span(value, class_name=class_name), size="1", color_scheme="gray")
+def fact(label: str, value: rx.Var, class_name: str) -> rx.Component:
+    """One small gray fact under a model's answer ("Tokens 120 in, 30 out")."""
+    return rx.text(label, " ", rx.text.span(value, class_name=class_name), size="1", color_scheme="gray")
 
-    return rx.hstack(
+
+def facts(*items: rx.Component) -> rx.Component:
+    return rx.hstack(*items, spacing="4", wrap="wrap")
+
+
+def _facts(a: Any) -> rx.Component:
+    return facts(
         fact("Provider", a.provider, "analysis-provider"),
         fact("Tokens", a.tokens, "analysis-tokens"),
         fact("Cost", a.cost, "analysis-cost"),
         fact("Latency", a.latency, "analysis-latency"),
         fact("Asked by", a.requested_by, "analysis-requested-by"),
         rx.text(rx.moment(a.created_at, format="YYYY-MM-DD HH:mm:ss Z"), size="1", color_scheme="gray"),
-        spacing="4",
-        wrap="wrap",
     )
 
 
@@ -160,10 +166,22 @@ def analysis_header(a: Any) -> rx.Component:
     )
 
 
-def analysis_body(a: Any) -> rx.Component:
+def analysis_body(a: Any, terminal_connected: rx.Var[bool]) -> rx.Component:
+    """`terminal_connected`: whether the page's terminal is connected (its Send to terminal buttons)."""
     return rx.vstack(
-        rx.cond(a.structured, _structured(a), _unstructured(a)),
+        rx.cond(a.structured, _structured(a, terminal_connected), _unstructured(a)),
         _facts(a),
         spacing="3",
         width="100%",
+    )
+
+
+def provider_select(state: Any, *, id: str) -> rx.Component:
+    """Which LLM provider answers: `state` has `choices` ({"id", "label"}), `choice` and `choose_provider`."""
+    return rx.select.root(
+        rx.select.trigger(placeholder="Provider", id=id),
+        rx.select.content(rx.foreach(state.choices, lambda c: rx.select.item(c["label"], value=c["id"]))),
+        value=state.choice,
+        on_change=state.choose_provider,
+        size="2",
     )

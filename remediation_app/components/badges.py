@@ -1,8 +1,16 @@
-"""Coloured badges for severity, status, rule action, analysis urgency and state, and action risk."""
+"""Coloured badges for severity, status, rule action, analysis urgency and state, action risk, and a
+server's environment."""
 
 import reflex as rx
 
-from remediation_app.styles import ACTION_COLORS, RISK_COLORS, SEVERITY_COLORS, STATUS_COLORS, URGENCY_COLORS
+from remediation_app.components.styles import (
+    ACTION_COLORS,
+    ENVIRONMENT_COLORS,
+    RISK_COLORS,
+    SEVERITY_COLORS,
+    STATUS_COLORS,
+    URGENCY_COLORS,
+)
 
 
 def _badge(value: rx.Var, colors: dict[str, str], **props: object) -> rx.Component:
@@ -51,3 +59,9 @@ def analysis_badge(status: rx.Var, urgency: rx.Var) -> rx.Component:
         ("cancelled", quiet("cancelled")),
         rx.text("—", color_scheme="gray", class_name="analysis analysis-none"),
     )
+
+
+def environment_badge(value: rx.Var, **props: object) -> rx.Component:
+    """A server's environment tag (prod, staging, ...), nothing when it has none."""
+    color = rx.match(value.lower(), *[(k, v) for k, v in ENVIRONMENT_COLORS.items()], "gray")  # type: ignore[attr-defined]
+    return rx.cond(value != "", rx.badge(value, color_scheme=color, variant="soft", **props))

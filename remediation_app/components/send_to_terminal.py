@@ -6,10 +6,11 @@ how): control characters removed, and a block of several lines one line per clic
 break, so nothing runs until the user presses Enter there. A toast says which line of a block was
 typed ("Line 1 of 3 ..."), or why nothing was (no terminal open, a full-screen program running).
 
-With `track_terminal` (the default) the button is also disabled, with the tooltip "Open a terminal
-first", while the page has no connected terminal. Chat code blocks pass False: they are rendered
-inside react-markdown's component map, where a state var would be a React hook called once per
-code block (React error #310 as soon as an answer adds one), so there the toast says it.
+Given `connected` (the page's terminal state var: TerminalPanelState.connected), the button is also
+disabled, with the tooltip "Open a terminal first", while the page has no connected terminal. Chat
+code blocks pass None: they are rendered inside react-markdown's component map, where a state var
+would be a React hook called once per code block (React error #310 as soon as an answer adds one),
+so there the toast says it.
 """
 
 from __future__ import annotations
@@ -17,16 +18,14 @@ from __future__ import annotations
 import reflex as rx
 
 from remediation_app.components.xterm import paste_to_terminal
-from remediation_app.pages.terminal_panel import TerminalPanelState
 
 READY_HINT = "Type into the terminal below (several lines: one per click); nothing runs until you press Enter there"
 CLOSED_HINT = "Open a terminal first (Terminal section below)"
 
 
-def send_to_terminal_button(command: rx.Var[str], *, track_terminal: bool = True) -> rx.Component:
-    connected = TerminalPanelState.connected
-    hint: rx.Var[str] | str = rx.cond(connected, READY_HINT, CLOSED_HINT) if track_terminal else READY_HINT
-    tracked = {"disabled": ~connected} if track_terminal else {}
+def send_to_terminal_button(command: rx.Var[str], *, connected: rx.Var[bool] | None) -> rx.Component:
+    hint: rx.Var[str] | str = rx.cond(connected, READY_HINT, CLOSED_HINT) if connected is not None else READY_HINT
+    tracked = {"disabled": ~connected} if connected is not None else {}
     button = rx.button(
         rx.icon("square-terminal", size=14),
         "Send to terminal",

@@ -25,9 +25,9 @@ from remediation_app.models import (
     RuleAction,
     utcnow,
 )
-from remediation_app.services import jobs
 from remediation_app.services.alertmanager import AlertIn, NotificationIn
 from remediation_app.services.events import bus
+from remediation_app.services.llm import jobs
 from remediation_app.services.rules import RuleSet, current_rule_set
 
 log = logging.getLogger(__name__)

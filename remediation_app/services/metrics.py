@@ -226,6 +226,9 @@ def _m() -> _Metrics:
 # --- multiprocess ----------------------------------------------------------------------------------
 
 
+SERVER_PID_ENV = "REMEDIATION_SERVER_PID"  # set by remediation_app/serve.py
+
+
 def _server_name(pid: int) -> str | None:
     """`<pid>-<start time>` of a running process (the start time tells a reused pid apart), else None."""
     try:
@@ -262,7 +265,15 @@ def setup_multiprocess(data_dir: Path) -> Path | None:
             # Per host: replicas sharing one data volume judge "is that server still running" only by
             # the pids of their own host (their own pid namespace).
             root = (data_dir / "metrics" / (socket.gethostname() or "localhost")).resolve()
-            server = _server_name(os.getppid()) or _server_name(os.getpid()) or str(os.getpid())
+            # The process that owns the listening socket: `serve` names itself (one process, or the
+            # supervisor of forked workers); elsewhere a worker's parent is its server.
+            owner = os.environ.get(SERVER_PID_ENV, "")
+            server = (
+                (_server_name(int(owner)) if owner.isdigit() else None)
+                or _server_name(os.getppid())
+                or _server_name(os.getpid())
+                or str(os.getpid())
+            )
             path = root / server
             _remove_stale_servers(root, keep=server)
             os.environ[MULTIPROC_ENV] = str(path)  # where prometheus_client opens this process's files

@@ -10,10 +10,13 @@ from typing import Any
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from remediation_app.db import async_session
 from remediation_app.models import LLMProvider, User, utcnow
 from remediation_app.services import audit
-from remediation_app.services.crypto import decrypt, encrypt, record_name
-from remediation_app.services.llm import ProviderConfig
+from remediation_app.services.crypto import DecryptionError, decrypt, encrypt, record_name
+from remediation_app.services.llm.client import check_connection
+from remediation_app.services.llm.config import ProviderConfig
+from remediation_app.services.llm.errors import LLMError
 from remediation_app.settings import get_settings
 
 ENV_PROVIDER_ID = 0
@@ -257,4 +260,56 @@ def env_provider_public() -> dict[str, Any] | None:
         "max_tokens": env.max_tokens,
         "timeout_s": env.timeout_s,
         "source": "environment",
+    }
+
+
+async def provider_choices(session: AsyncSession) -> tuple[list[dict[str, str]], str]:
+    """The providers an analysis or a chat may use (label "name (model)") and the default one's id,
+    without decrypting keys."""
+    rows = [r for r in await list_providers(session) if r.enabled]
+    choices = [{"id": str(r.id), "label": f"{r.name} ({r.model})"} for r in rows]
+    env = env_provider_public()
+    if env is not None:
+        choices.insert(0, {"id": str(env["id"]), "label": f"{env['name']} ({env['model']})"})
+    marked = next((str(r.id) for r in rows if r.is_default), "")
+    return choices, marked or (choices[0]["id"] if choices else "")
+
+
+async def providers_public(session: AsyncSession) -> list[dict[str, Any]]:
+    """Every provider as the browser may see it: the environment's first (if set), then the stored ones."""
+    stored = [provider_public(r) for r in await list_providers(session)]
+    env = env_provider_public()
+    return ([env] if env is not None else []) + stored
+
+
+async def provider_test(provider_id: int) -> dict[str, Any]:
+    """One tiny call; {"ok": true, ...} or {"ok": false, "error": the provider's exact error}.
+
+    The API's "Test connection" and the providers page share it. The database session is closed
+    before the call, which may take up to the provider's timeout.
+    """
+    async with async_session() as session:
+        try:
+            if provider_id == ENV_PROVIDER_ID:
+                config = env_provider()
+                if config is None:
+                    return {"ok": False, "error": "LLM_MODEL is not set"}
+            else:
+                row = await session.get(LLMProvider, provider_id)
+                if row is None:
+                    return {"ok": False, "error": "no such provider"}
+                config = config_of(row)
+        except DecryptionError as exc:
+            return {"ok": False, "error": str(exc)}
+    try:
+        answer = await check_connection(config)
+    except LLMError as exc:
+        return {"ok": False, "error": str(exc), "status": exc.status}
+    return {
+        "ok": True,
+        "model": answer.model,
+        "latency_ms": answer.latency_ms,
+        "reply": answer.text[:200],
+        "prompt_tokens": answer.prompt_tokens,
+        "completion_tokens": answer.completion_tokens,
     }

@@ -23,11 +23,10 @@ from playwright.sync_api import Locator, Page, expect
 
 from remediation_app.services.recording import parse_events
 from tests.conftest import WEBHOOK_TOKEN, require
-from tests.e2e.conftest import _running, post_alerts, unique
+from tests.e2e.conftest import post_alerts, unique
 from tests.e2e.test_terminal import SCREEN_JS, TERMINAL_TIMEOUT_MS, screen, wait_for_line
-from tests.support.app_server import AppServer
+from tests.support.app_server import AppServer, started_app
 from tests.support.browser import LOAD_TIMEOUT_MS, Tab
-from tests.support.databases import sqlite_url
 from tests.support.fake_llm import GOOD_ANALYSIS, FakeLLM, RecordedRequest, Step, reply, stream
 from tests.support.payloads import am_alert, notification
 from tests.support.sshd import Sshd, sshd_available
@@ -71,21 +70,14 @@ def fake() -> Iterator[FakeLLM]:
 @pytest.fixture(scope="module")
 def term_app(tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM, _stop_on_sigterm: None) -> Iterator[AppServer]:
     tmp = tmp_path_factory.mktemp("e2e-alert-terminal")
-    server = AppServer(
-        database_url=sqlite_url(tmp),
-        data_dir=tmp / "data",
-        name="e2e-alert-terminal",
-        env={
-            "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
-            "LLM_MODEL": "openai/gpt-4o-mini",
-            "LLM_API_BASE": fake.api_base,
-            "LLM_API_KEY": "sk-test",
-            "ANALYSIS_POLL_SECONDS": "0.2",
-        },
-        log_dir=tmp,
-        work_dir=tmp / "reflex",
-    )
-    with _running(server, tmp / "reflex"):
+    env = {
+        "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+        "LLM_MODEL": "openai/gpt-4o-mini",
+        "LLM_API_BASE": fake.api_base,
+        "LLM_API_KEY": "sk-test",
+        "ANALYSIS_POLL_SECONDS": "0.2",
+    }
+    with started_app(tmp, "e2e-alert-terminal", env=env) as server:
         yield server
 
 
@@ -184,6 +176,18 @@ def wait_for_recording(app: AppServer, username: str, text: str, timeout: float 
         time.sleep(0.25)
 
 
+def chat_request_asking(fake: FakeLLM, text: str, timeout: float) -> RecordedRequest:
+    """The latest chat request to the provider whose body contains `text`, once it has arrived."""
+    found: list[RecordedRequest] = []
+
+    def arrived() -> bool:
+        found[:] = [r for r in fake.chat_requests if text in json.dumps(r.json)]
+        return bool(found)
+
+    fake.wait_until(arrived, timeout, f"chat request asking {text!r}")
+    return found[-1]
+
+
 def test_send_to_terminal_and_attach_output(term_app, fake, sshd, new_tab):
     server_name, username, alertname = unique("e2e-alert-ssh-"), unique("e2e-alert-term-"), unique("TermDisk")
     server_id = add_server(term_app, sshd, server_name)
@@ -244,7 +248,9 @@ def test_send_to_terminal_and_attach_output(term_app, fake, sshd, new_tab):
     asked = page.locator(".chat-message.chat-user").filter(has_text=question.strip())
     expect(asked.locator(".chat-terminal-attached")).to_have_text("terminal output attached", timeout=ANSWER_TIMEOUT_MS)
     expect(attach).to_have_attribute("data-state", "unchecked")  # one question at a time
-    sent = next(r for r in reversed(fake.chat_requests) if question.strip() in json.dumps(r.json))
+    # The page shows the question as soon as the server took it; its request to the provider may
+    # still be on its way: wait for it, never read the requests before it arrived.
+    sent = chat_request_asking(fake, question.strip(), timeout=ANSWER_TIMEOUT_MS / 1000)
     last = str(sent.json["messages"][-1]["content"])
     block = last[last.index("<terminal-") :]
     assert "attach-12" in block and block.index("attach-12") < block.index("</terminal-"), last

@@ -20,10 +20,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import WEBHOOK_TOKEN
-from tests.e2e.conftest import _running, post_alerts, unique
-from tests.support.app_server import ADMIN_PASSWORD, ADMIN_USERNAME, AppServer
+from tests.e2e.conftest import post_alerts, unique
+from tests.support.app_server import ADMIN_PASSWORD, ADMIN_USERNAME, AppServer, started_app
 from tests.support.browser import LOAD_TIMEOUT_MS, Tab, alert_row
-from tests.support.databases import sqlite_url
 from tests.support.fake_llm import GOOD_ANALYSIS, FakeLLM, RecordedRequest, Step, closed_port, error, reply
 from tests.support.payloads import am_alert, notification
 
@@ -64,23 +63,16 @@ def fake() -> Iterator[FakeLLM]:
 @pytest.fixture(scope="module")
 def llm_app(tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM, _stop_on_sigterm: None) -> Iterator[AppServer]:
     tmp = tmp_path_factory.mktemp("e2e-llm")
-    server = AppServer(
-        database_url=sqlite_url(tmp),
-        data_dir=tmp / "data",
-        name="e2e-llm",
-        env={
-            "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
-            "LLM_MODEL": "openai/gpt-4o-mini",
-            "LLM_API_BASE": fake.api_base,
-            "LLM_API_KEY": "sk-test",
-            "ANALYSIS_MAX_ATTEMPTS": "2",
-            "ANALYSIS_RETRY_BASE_SECONDS": "0.05",
-            "ANALYSIS_POLL_SECONDS": "0.2",
-        },
-        log_dir=tmp,
-        work_dir=tmp / "reflex",
-    )
-    with _running(server, tmp / "reflex"):
+    env = {
+        "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+        "LLM_MODEL": "openai/gpt-4o-mini",
+        "LLM_API_BASE": fake.api_base,
+        "LLM_API_KEY": "sk-test",
+        "ANALYSIS_MAX_ATTEMPTS": "2",
+        "ANALYSIS_RETRY_BASE_SECONDS": "0.05",
+        "ANALYSIS_POLL_SECONDS": "0.2",
+    }
+    with started_app(tmp, "e2e-llm", env=env) as server:
         yield server
 
 

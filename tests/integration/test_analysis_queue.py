@@ -20,9 +20,9 @@ import sqlalchemy as sa
 
 from remediation_app.db import async_session
 from remediation_app.models import AnalysisJob
-from remediation_app.services import costs, jobs
 from remediation_app.services.events import bus
-from remediation_app.services.worker import AnalysisWorker
+from remediation_app.services.llm import claims, costs
+from remediation_app.services.llm.worker import AnalysisWorker
 from tests.support.fake_llm import GOOD_ANALYSIS, FakeLLM, closed_port, error, hang, reply, reply_json
 from tests.support.payloads import am_alert, notification
 
@@ -335,7 +335,7 @@ async def test_a_job_whose_worker_vanished_is_reclaimed_after_its_lease(post_web
     llm_env(ANALYSIS_LEASE_SECONDS="1")
     await critical(post_webhook)
     async with async_session() as session:
-        claimed = await jobs.claim(session, "vanished-worker")
+        claimed = await claims.claim(session, "vanished-worker")
         await session.commit()
     assert claimed is not None
     async with running(AnalysisWorker()):
@@ -343,7 +343,7 @@ async def test_a_job_whose_worker_vanished_is_reclaimed_after_its_lease(post_web
     assert job.status == "succeeded" and job.attempts == 2 and job.locked_by != "vanished-worker"
     # The old owner waking up cannot store a second result.
     async with async_session() as session:
-        assert not await jobs.fail(session, claimed, "vanished-worker", "late")
+        assert not await claims.fail(session, claimed, "vanished-worker", "late")
         await session.commit()
     assert [j.status for j in await job_rows()] == ["succeeded"]
     assert len(fake.chat_requests) == 1
@@ -352,7 +352,7 @@ async def test_a_job_whose_worker_vanished_is_reclaimed_after_its_lease(post_web
 WORKER_SCRIPT = textwrap.dedent(
     """
     import asyncio
-    from remediation_app.services.worker import AnalysisWorker
+    from remediation_app.services.llm.worker import AnalysisWorker
     asyncio.run(AnalysisWorker(name="doomed").run())
     """
 )
@@ -414,7 +414,7 @@ async def test_a_job_that_kills_every_worker_is_not_run_forever(post_webhook, ll
     await critical(post_webhook)
     for name in ("crashed-1", "crashed-2"):  # two workers died holding it
         async with async_session() as session:
-            assert await jobs.claim(session, name) is not None
+            assert await claims.claim(session, name) is not None
             await session.commit()
         db.execute("UPDATE analysis_jobs SET lease_expires_at = :t", t="2000-01-01 00:00:00")
     async with running(AnalysisWorker()):

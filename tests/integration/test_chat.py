@@ -16,18 +16,13 @@ import pytest
 
 from remediation_app.db import async_engine, async_session
 from remediation_app.models import ChatMessage, User, utcnow
-from remediation_app.pages.alert_chat import message_view
-from remediation_app.services import chat, costs
+from remediation_app.pages.alerts.chat_state import message_view
 from remediation_app.services.alertmanager import NotificationIn
-from remediation_app.services.chat import (
-    CONTEXT_EXCEEDED,
-    DEFAULT_CONTEXT_TOKENS,
-    ChatError,
-    StreamResult,
-    count_tokens,
-    input_budget,
-)
-from remediation_app.services.conversations import (
+from remediation_app.services.ingest import receive_notification
+from remediation_app.services.llm import chat, costs
+from remediation_app.services.llm.chat import CONTEXT_EXCEEDED, ChatError
+from remediation_app.services.llm.client import DEFAULT_CONTEXT_TOKENS, StreamResult, count_tokens
+from remediation_app.services.llm.conversations import (
     HISTORY_MAX,
     Turn,
     conversations,
@@ -37,7 +32,7 @@ from remediation_app.services.conversations import (
     prepare_turn,
     save_answer,
 )
-from remediation_app.services.ingest import receive_notification
+from remediation_app.services.llm.limiter import input_budget
 from tests.conftest import add_user
 from tests.support.fake_llm import FakeLLM, error, reply, stream
 from tests.support.payloads import am_alert, notification
@@ -208,7 +203,7 @@ async def test_only_the_latest_messages_are_loaded_and_no_connection_is_held_mea
         held.append(pool.checkedout())  # type: ignore[attr-defined]
         return real_build(**kwargs)
 
-    monkeypatch.setattr("remediation_app.services.conversations.build_context", watching_build)
+    monkeypatch.setattr("remediation_app.services.llm.conversations.build_context", watching_build)
     before = pool.checkedout()  # type: ignore[attr-defined]
     turn2, result = await ask(user, alert_id, "latest", conversation_id=turn.conversation_id)
     assert result.text == "ok" and turn2.conversation_id == turn.conversation_id

@@ -58,6 +58,8 @@ COMMANDS = [
     ["send-test-alert"],
     ["check-config"],
     ["rotate-keys"],
+    ["serve"],
+    ["build-frontend"],
 ]
 
 
@@ -75,7 +77,17 @@ def test_help_lists_every_command_through_python_m():
         [str(BIN / "python"), "-m", "remediation_app", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0
-    for name in ("db", "rules", "create-user", "reset-password", "send-test-alert", "check-config", "rotate-keys"):
+    for name in (
+        "db",
+        "rules",
+        "create-user",
+        "reset-password",
+        "send-test-alert",
+        "check-config",
+        "rotate-keys",
+        "serve",
+        "build-frontend",
+    ):
         assert name in result.stdout
 
 

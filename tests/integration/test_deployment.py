@@ -1,43 +1,46 @@
-"""Deployment files, validated without Docker (it does not run on the development machines).
+"""Deployment files, validated without Docker (it does not run on the development machines; building
+the image stays a documented, optional step: `make image` where docker or podman exists).
 
 - docker-compose.yml parses and has the services, healthchecks, profiles and settings it should;
   `docker compose config -q` also checks it where the compose plugin is installed (skipped
   otherwise: the docker CLI here has no compose plugin, and Debian ships none).
-- The Dockerfile and its entrypoint run the Makefile's commands (parsed from both files, not
-  copied into this test): bun version and install command, Reflex's environment, migrations and the
-  server command (`python -m remediation_app serve`: it respawns failed workers, see
-  test_worker_respawn.py).
+- The Dockerfile's stages run the Makefile's commands (parsed from both files, not copied into this
+  test): bun version and install command, the runtime requirements only (the development tools are
+  `make test`'s), the frontend build, Reflex's environment, migrations and the server command
+  (`python -m remediation_app serve`); the runtime stage has no bun and no Node.js, and both stages
+  bake the same settings into the frontend (or the image's build would not be served).
 - The app restarts: compose gives every service a restart policy, and the app the image's own
   health check (the same command and timings).
 - The systemd unit of docs/systemd.md (shipped as docs/remediation-engine.service) runs the
   Makefile's commands as an unprivileged, restarting, hardened service, writes only under its state
   directory, and `systemd-analyze verify` accepts it (skipped where systemd-analyze is missing).
-- The entrypoint script starts the real app, outside Docker, with no Node.js on PATH (as in the
-  image's runtime stage), the image's health check command passes against it (and fails once it
-  is stopped), and the server stops cleanly on SIGTERM (what tini passes on).
+- The image, outside Docker: the builder's frontend build, then the entrypoint script as the
+  runtime stage runs it (no bun, no Node.js, no network: a namespace with only loopback) serves
+  that build, its pages and the webhook; the image's health check command passes against it, and
+  the server stops cleanly on SIGTERM (what tini passes on).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shlex
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
+from remediation_app.frontend_build import MARKER
 from remediation_app.settings import Settings
-from tests.conftest import WEBHOOK_TOKEN, require_tool
+from tests.conftest import WEBHOOK_TOKEN, require, require_tool
+from tests.support import netns
 from tests.support.app_server import BIN, HOST, TOOLS_BIN, free_port
-from tests.support.payloads import am_alert, notification
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -204,17 +207,54 @@ def test_builder_installs_bun_exactly_like_the_makefile(docker, make):
     assert npm_install in runs, (npm_install, runs)
     apt = next(run for run in runs if "apt-get install" in run)
     assert "nodejs" in apt.split() and "npm" in apt.split()
-    # bun lands where the Makefile puts it, and that is on PATH in both stages.
+    # bun lands where the Makefile puts it, and that is on the builder's PATH.
     bin_dir = "/app/" + make.expand("$(TOOLS)") + "/node_modules/.bin"
-    for stage in ("builder", "runtime"):
-        assert docker.stage(stage)["env"]["PATH"].split(":")[0] == bin_dir
+    assert docker.stage("builder")["env"]["PATH"].split(":")[0] == bin_dir
 
 
-def test_builder_installs_the_requirements_and_builds_the_frontend(docker):
+def test_builder_installs_the_runtime_requirements_as_the_makefile_does(docker, make):
     runs = " ".join(docker.instructions("builder", "RUN"))
-    assert "pip install -r requirements.txt" in runs
-    assert "reflex export --frontend-only" in runs
+    [pip_install, pip_check] = [line for line in make.recipe(make.expand("$(STAMP)")) if "pip" in line]
+    for command in (pip_install, pip_check):
+        # The same pip subcommand and arguments (the image sets PIP_DISABLE_PIP_VERSION_CHECK instead).
+        args = command.split("--disable-pip-version-check", 1)[1].strip()
+        assert f"pip --python /opt/venv/bin/python {args}" in runs, (args, runs)
+    assert "-r requirements.txt" in pip_install
     assert any(copy.split()[0] == "requirements.txt" for copy in docker.instructions("builder", "COPY"))
+    # The development tools are the Makefile's `make test` only: never in the image.
+    instructions = " ".join(rest for stage in docker.stages for _, rest in stage["lines"])
+    assert "requirements-dev.txt" not in instructions
+    assert any("requirements-dev.txt" in line for line in make.recipe(make.expand("$(DEV_STAMP)")))
+    assert make.expand("$(DEV_STAMP)") not in " ".join(make.recipes["run"] + make.recipes["install"])
+
+
+def test_builder_builds_the_frontend_with_the_makefiles_command_then_drops_the_toolchain(docker, make):
+    [build] = [line.replace(f"{make.expand('$(BIN)')}/", "") for line in make.recipe("frontend")]
+    assert build == "python -m remediation_app build-frontend"
+    [run] = [run for run in docker.instructions("builder", "RUN") if build in run]
+    # In the same layer: the frontend's node_modules and bun never reach the runtime stage.
+    after = run.split(build, 1)[1]
+    assert "rm -rf .web/node_modules " + make.expand("$(TOOLS)") in after
+
+
+def test_the_runtime_stage_has_no_bun_and_no_nodejs(docker, make):
+    runtime = docker.stage("runtime")
+    assert make.expand("$(TOOLS)") not in runtime["env"]["PATH"]
+    assert runtime["env"]["PATH"].split(":")[0] == "/opt/venv/bin"
+    runs = " ".join(docker.instructions("runtime", "RUN")).split()
+    assert "nodejs" not in runs and "npm" not in runs
+
+
+def test_both_stages_bake_the_same_settings_into_the_frontend(docker):
+    """The key of the build made in the builder must match at run time: the same REFLEX_* values,
+    the same PORT (remediation_app/frontend_build.py)."""
+    builder, runtime = docker.stage("builder")["env"], docker.stage("runtime")["env"]
+    baked = {name for name in builder if name.startswith(("REFLEX_", "VITE_"))} | {"PORT"}
+    assert {name: builder[name] for name in baked} == {name: runtime.get(name) for name in baked}
+    assert builder["PORT"] == str(Settings.model_fields["port"].default)
+    assert docker.stage("builder")["args"].get("REFLEX_API_URL") == docker.stage("runtime")["args"].get(
+        "REFLEX_API_URL"
+    )
 
 
 def test_both_stages_have_the_makefiles_reflex_environment(docker, make):
@@ -242,7 +282,8 @@ def test_runtime_is_non_root_with_a_healthcheck_a_volume_and_tini(docker):
     assert argv[:2] == ["tini", "--"]
     assert argv[-1] == "/app/" + str(ENTRYPOINT.relative_to(ROOT))
     assert "tini" in " ".join(docker.instructions("runtime", "RUN"))
-    # The runtime stage gets no compilers or npm: only the venv and the app (with bun) from the builder.
+    # The runtime stage gets no compilers, npm or bun: only the venv and the app (with its built
+    # frontend) from the builder.
     copies = docker.instructions("runtime", "COPY")
     assert copies and all(copy.startswith("--from=builder") for copy in copies)
 
@@ -255,12 +296,13 @@ def healthcheck(docker: Dockerfile) -> tuple[dict[str, str], list[str]]:
     return parsed, yaml.safe_load(command)
 
 
-def test_the_healthcheck_asks_healthz_with_a_start_period_for_the_frontend_build(docker):
+def test_the_healthcheck_asks_healthz_with_a_start_period_for_a_first_migration(docker):
     options, argv = healthcheck(docker)
     assert argv[:2] == ["python", "-c"] and "/healthz" in argv[2]
     assert set(options) == {"interval", "timeout", "start-period", "retries"}
     assert int(options["retries"]) >= 2  # one slow answer is not a failure
-    assert int(options["start-period"].removesuffix("s")) >= 60  # the start compiles the frontend
+    # The frontend is built into the image; the migrations of a first start on a slow database.
+    assert int(options["start-period"].removesuffix("s")) >= 60
 
 
 def test_entrypoint_migrates_then_execs_the_make_run_server(make):
@@ -382,7 +424,8 @@ def test_the_systemd_unit_runs_make_run_as_a_restarting_unprivileged_service(mak
     venv_bin = f"{app}/{make.expand('$(BIN)')}/"
     assert service["ExecStartPre"] == [venv_bin + migrate_command(make)]
     assert service["ExecStart"] == [venv_bin + server_command(make)]
-    assert service["Restart"] == ["on-failure"] and service["RestartSec"]
+    # One process: whatever ends it (a crash, `kill -9`, an OOM kill), systemd starts it again.
+    assert service["Restart"] == ["always"] and service["RestartSec"]
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
     [user] = service["User"]
     assert user not in ("root", "0") and service["EnvironmentFile"]
@@ -405,7 +448,7 @@ def test_the_systemd_unit_runs_make_run_as_a_restarting_unprivileged_service(mak
 
     assert service["ProtectSystem"] == ["strict"] and service["NoNewPrivileges"] == ["yes"]
     assert service["CapabilityBoundingSet"] == [""] and service["PrivateTmp"] == ["yes"]
-    assert "MemoryDenyWriteExecute" not in service  # bun (JIT) builds the frontend at each start
+    assert "MemoryDenyWriteExecute" not in service  # bun (JIT) builds the frontend when the code changed
 
 
 def test_systemd_analyze_verifies_the_unit(tmp_path):
@@ -424,78 +467,86 @@ def test_systemd_analyze_verifies_the_unit(tmp_path):
 
 
 NODE_TOOLS = {"node", "nodejs", "npm", "npx", "corepack"}
+BUN_TOOLS = {"bun", "bunx"}
 
 
-def path_without_node(tmp_path: Path) -> str:
-    """PATH as in the runtime image: the venv, bun, and the system's tools without Node.js or npm."""
-    system = tmp_path / "system-bin"
+def path_without_node(tmp_path: Path, *, bun: bool) -> str:
+    """PATH as in an image stage: the venv, the system's tools without Node.js or npm, and bun
+    (from .tools/) only when asked (the builder has it, the runtime stage does not)."""
+    system = tmp_path / ("system-bin-bun" if bun else "system-bin")
     system.mkdir()
     for directory in ("/usr/local/bin", "/usr/bin", "/bin"):
         with contextlib.suppress(FileNotFoundError):
             for tool in Path(directory).iterdir():
                 target = system / tool.name
-                if tool.name not in NODE_TOOLS and not target.exists():
+                if tool.name not in NODE_TOOLS | BUN_TOOLS and not target.exists():
                     target.symlink_to(tool)
-    return f"{BIN}:{TOOLS_BIN}:{system}"
+    return f"{BIN}:{TOOLS_BIN}:{system}" if bun else f"{BIN}:{system}"
 
 
 @pytest.mark.slow
-def test_entrypoint_starts_the_app_without_node_and_stops_on_sigterm(tmp_path, make, docker):
+def test_entrypoint_serves_the_image_build_offline_without_bun_or_node_and_stops_on_sigterm(tmp_path, make, docker):
+    """The image, outside Docker: the builder's steps (the frontend built with bun, then its
+    node_modules dropped), then the runtime stage's start: no bun, no Node.js, and no network at
+    all (`--network none`: a namespace with only loopback)."""
     require_tool(str(TOOLS_BIN / "bun"))
+    require(netns.available() is None, str(netns.available()))
     port = free_port()
+    web = tmp_path / "web"
     env = {
         "HOME": str(tmp_path / "home"),
         **{name: value for name, value in make.exports.items() if name != "PATH"},
-        "PATH": path_without_node(tmp_path),
         "PORT": str(port),
         "DATA_DIR": str(tmp_path / "data"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'remediation.db'}",
         "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
         "LOG_FORMAT": "json",
-        "REFLEX_WEB_WORKDIR": str(tmp_path / "web"),
+        "REFLEX_WEB_WORKDIR": str(web),
         "REFLEX_STATES_WORKDIR": str(tmp_path / "states"),
     }
-    assert shutil.which("node", path=env["PATH"]) is None
+    # The builder stage: `make frontend`'s command with bun (and the network), then the cleanup.
+    [build] = [line.replace(f"{make.expand('$(BIN)')}/", "") for line in make.recipe("frontend")]
+    built = subprocess.run(
+        build.split(), cwd=ROOT, env={**env, "PATH": path_without_node(tmp_path, bun=True)}, capture_output=True
+    )
+    assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
+    shutil.rmtree(web / "node_modules")
+    marker = json.loads((web / "build" / MARKER).read_text())
+
+    # The runtime stage.
+    env["PATH"] = path_without_node(tmp_path, bun=False)
+    assert shutil.which("node", path=env["PATH"]) is None and shutil.which("bun", path=env["PATH"]) is None
     log_path = tmp_path / "entrypoint.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            ["sh", str(ENTRYPOINT)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            netns.offline(["sh", str(ENTRYPOINT)]),
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://{HOST}:{port}"
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert proc.poll() is None, log_path.read_text(errors="replace")[-4000:]
-            assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-4000:]
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.5)
-        assert httpx.get(f"{url}/healthz", timeout=5).json() == {"status": "ok"}
-        assert httpx.get(f"{url}/", timeout=10).status_code == 200  # the frontend was built (by bun alone)
-        webhook = httpx.post(
-            f"{url}/webhook/alerts",
-            json=notification(am_alert()),
-            headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"},
-            timeout=30,
-        )
-        assert webhook.status_code == 200, webhook.text
-        assert 'remediation_webhook_requests_total{status="200"} 1.0' in httpx.get(f"{url}/metrics", timeout=10).text
+        found = netns.probe(proc.pid, url, WEBHOOK_TOKEN, 240)
+        assert found["ready"], log_path.read_text(errors="replace")[-4000:]
+        assert found["healthz"] == {"status": "ok"}
+        assert found["login"] == [200, True] and found["asset"] == 200  # the image's build, served
+        assert found["webhook"][0] == 200, found["webhook"]
+        assert found["metrics_webhook_200"]
         # The image's health check command passes (run as Docker would, in the app's environment).
         _, check = healthcheck(docker)
-        assert subprocess.run(check, env=env, capture_output=True, timeout=30).returncode == 0
-        # exec: the shell became the server, so the signal tini sends reaches the server itself.
+        assert subprocess.run(netns.inside(proc.pid, check), env=env, capture_output=True, timeout=60).returncode == 0
+        # exec: the shells became the server, so the signal tini sends reaches the server itself.
         argv = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
         assert argv[1:4] == [b"-m", b"remediation_app", b"serve"], argv
 
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=30) is not None
-        time.sleep(1)
         leftover = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
         assert leftover == [], f"processes left in the server's group: {leftover}"
-        # ... and the health check notices that nothing answers any more.
-        assert subprocess.run(check, env=env, capture_output=True, timeout=30).returncode != 0
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+    assert json.loads((web / "build" / MARKER).read_text()) == marker  # served as built, nothing rebuilt

@@ -1,19 +1,21 @@
-"""Start the real app (`python -m remediation_app serve`, what `make run` runs: Reflex's
-`reflex run --env prod` with failed granian workers respawned) on a loopback port, for e2e tests
-and benchmarks.
+"""Start the real app (`python -m remediation_app serve`, what `make run` and the image run) on a
+loopback port, for e2e tests and benchmarks.
 
 Each server gets its own Reflex web directory: the frontend build carries the port it talks to,
 so two servers on different ports cannot share one build. By default it is `.web-<name>` in the
-project (kept between runs); pass `work_dir` to build somewhere private instead (a temporary
-directory: no clash with a concurrent run that uses the same name).
+project (kept between runs: a later start with nothing changed reuses its build); pass `work_dir`
+to build somewhere private instead (a temporary directory: no clash with a concurrent run that
+uses the same name). `start()` again after `stop()` restarts on the same port and directory.
 
-The server runs in its own process group: `stop()` ends the Reflex supervisor and every granian
-worker, even when the supervisor already died or the start failed half-way.
+The server runs in its own process group: `stop()` ends it and anything it started (a frontend
+build, granian's workers with GRANIAN_WORKERS > 1), even when the start failed half-way. With one
+worker (the default) the app is that one process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -26,6 +28,8 @@ from typing import Any
 
 import httpx
 import psutil
+
+from remediation_app.frontend_build import MARKER
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
@@ -71,6 +75,8 @@ class AppServer:
         env: dict[str, str] | None = None,
         log_dir: Path | None = None,
         work_dir: Path | None = None,
+        serve_argv: list[str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://{HOST}:{self.port}"
@@ -90,7 +96,15 @@ class AppServer:
             ADMIN_PASSWORD=ADMIN_PASSWORD,
             **(env or {}),
         )
+        # Where the app's code is (a benchmark may run a copy that nobody edits meanwhile).
+        self.cwd = cwd or ROOT
+        # What starts the server (after the migrations); benchmarks compare another start with it.
+        self.serve_argv = serve_argv or [
+            str(BIN / "python"),
+            *("-m", "remediation_app", "serve", "--loglevel", "info", "--backend-host", HOST),
+        ]
         self.proc: subprocess.Popen[bytes] | None = None
+        self.ready_seconds: float | None = None  # the last start: from the server's launch to ready
         self._bearer: dict[str, str] | None = None
 
     def bearer(self) -> dict[str, str]:
@@ -161,16 +175,17 @@ class AppServer:
     def start(self, timeout: float = 240) -> AppServer:
         subprocess.run(
             [str(BIN / "python"), "-m", "remediation_app", "db", "upgrade"],
-            cwd=ROOT,
+            cwd=self.cwd,
             env=self.env,
             check=True,
             capture_output=True,
         )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        launched = time.monotonic()
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [str(BIN / "python"), "-m", "remediation_app", "serve", "--loglevel", "info", "--backend-host", HOST],
-                cwd=ROOT,
+                self.serve_argv,
+                cwd=self.cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -182,6 +197,7 @@ class AppServer:
         except BaseException:
             self.stop()
             raise
+        self.ready_seconds = time.monotonic() - launched
         return self
 
     def _wait_ready(self, timeout: float) -> None:
@@ -211,12 +227,21 @@ class AppServer:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
     def worker_pids(self) -> list[int]:
-        """The granian worker processes serving requests (children of the Reflex supervisor)."""
+        """The processes serving requests: the server itself (one worker, embedded), or the granian
+        workers it forked (GRANIAN_WORKERS > 1)."""
         if self.proc is None or self.proc.poll() is not None:
             return []
         with contextlib.suppress(psutil.NoSuchProcess):
-            return sorted(child.pid for child in psutil.Process(self.proc.pid).children())
+            children = sorted(child.pid for child in psutil.Process(self.proc.pid).children())
+            return children or [self.proc.pid]
         return []
+
+    def build_marker(self) -> dict[str, Any] | None:
+        """The frontend build's marker (remediation_app/frontend_build.py), None before a build."""
+        try:
+            return dict(json.loads((self.cwd / self.web_dir / "build" / MARKER).read_text()))
+        except (OSError, ValueError):
+            return None
 
     def worker_serving(self, client_port: int) -> int | None:
         """The worker that accepted our loopback connection from `client_port` (HTTP keep-alive
@@ -229,10 +254,10 @@ class AppServer:
         return None
 
     def stop(self) -> None:
-        """SIGINT to the whole group (Reflex shuts down its workers), then SIGKILL to what is left."""
+        """SIGINT to the whole group (the server stops its workers), then SIGKILL to what is left."""
         if self.proc is None:
             return
-        pgid = self.proc.pid  # start_new_session: the supervisor leads its own group
+        pgid = self.proc.pid  # start_new_session: the server leads its own group
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGINT)
@@ -242,7 +267,7 @@ class AppServer:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pgid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
-        # Workers left behind by a supervisor that died or was killed.
+        # Workers (or a frontend build) left behind by a server that died or was killed.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
 

@@ -19,8 +19,8 @@ from sqlmodel import col, select
 
 from remediation_app.db import async_session
 from remediation_app.models import ChatMessage, Conversation, TerminalRecordingChunk, TerminalSession, User, utcnow
-from remediation_app.services import chat
 from remediation_app.services.crypto import encrypt
+from remediation_app.services.llm import chat
 from remediation_app.settings import get_settings
 from tests.support.fake_llm import FakeLLM, reply
 from tests.unit.test_reflex_handlers_roles import (

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from remediation_app.models import Alert
-from remediation_app.services.analysis import build_messages, parse_analysis
+from remediation_app.services.llm.analysis import build_messages, parse_analysis
 
 GOOD = {
     "root_cause": "The /var volume is full because of rotated logs.",

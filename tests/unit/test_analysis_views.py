@@ -11,8 +11,8 @@ from reflex.state import State
 
 from remediation_app.db import async_session, dispose_engines
 from remediation_app.models import Analysis, AnalysisJob, utcnow
-from remediation_app.pages.alert_analysis import analysis_view, queue_state
-from remediation_app.pages.dashboard import AlertsState
+from remediation_app.pages.alerts.analysis_state import analysis_view, queue_state
+from remediation_app.pages.alerts.dashboard_state import AlertsState
 from remediation_app.services.alertmanager import NotificationIn
 from remediation_app.services.ingest import receive_notification
 from tests.support.databases import copy_sqlite

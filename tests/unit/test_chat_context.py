@@ -11,15 +11,11 @@ from typing import Any
 import pytest
 
 from remediation_app.models import Alert, Analysis
-from remediation_app.services import chat
-from remediation_app.services.chat import (
-    ANALYSIS_MAX,
-    ChatError,
-    build_context,
-    count_tokens,
-    input_budget,
-    safe_text,
-)
+from remediation_app.services.llm import chat
+from remediation_app.services.llm.chat import ANALYSIS_MAX, ChatError, build_context
+from remediation_app.services.llm.client import count_tokens
+from remediation_app.services.llm.errors import safe_text
+from remediation_app.services.llm.limiter import input_budget
 
 MODEL = "openai/not-a-known-model-xyz"
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from remediation_app.pages import alert_chat
-from remediation_app.services.chat import StreamResult
+from remediation_app.pages.alerts import chat_state as alert_chat
+from remediation_app.services.llm.client import StreamResult
 from tests.support.fake_llm import stream
 from tests.unit.chat_page_roles import llm, tab
 from tests.unit.test_reflex_handlers_roles import World, call, database_url, world  # noqa: F401

@@ -8,16 +8,18 @@ import textwrap
 
 import pytest
 
-from remediation_app.services.llm import LLMError, ProviderConfig, classify, litellm_module
+from remediation_app.services.llm.config import ProviderConfig
+from remediation_app.services.llm.errors import LLMError, classify
+from remediation_app.services.llm.sdk import litellm_module
 
 
 def test_the_webhook_path_does_not_import_litellm() -> None:
     code = textwrap.dedent(
         """
         import sys
-        import remediation_app.api, remediation_app.services.ingest, remediation_app.services.worker
+        import remediation_app.api, remediation_app.services.ingest, remediation_app.services.llm.worker
         assert "litellm" not in sys.modules, "litellm imported on the request path"
-        from remediation_app.services.llm import litellm_module
+        from remediation_app.services.llm.sdk import litellm_module
         import os
         litellm_module()
         assert os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
@@ -65,7 +67,7 @@ def test_unknown_errors_are_not_retried_unless_they_carry_a_5xx() -> None:
 
 
 def test_errors_are_scrubbed_of_the_key_and_nul() -> None:
-    from remediation_app.services.llm import scrub
+    from remediation_app.services.llm.errors import scrub
 
     provider = ProviderConfig(
         id=1, name="p", model="openai/x", api_key="sk-very-secret", api_base="https://u:hunter2pw@proxy.example/v1"

@@ -34,7 +34,7 @@ from sqlmodel import col, func, select
 from remediation_app import state as state_module
 from remediation_app.db import async_session, dispose_engines
 from remediation_app.models import AnalysisJob, AuditEvent, LLMProvider, User
-from remediation_app.pages.account import ERRORS as account_errors
+from remediation_app.pages.account.account_state import ERRORS as account_errors
 from remediation_app.services import app_secrets, audit, providers
 from remediation_app.services.alertmanager import NotificationIn
 from remediation_app.services.ingest import receive_notification
