@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--duration 8] [--concurrency 8] [--redis]
 
-Starts the app (`reflex run --env prod`, tests/support/app_server.AppServer) on a loopback port
+Starts the app (`python -m remediation_app serve`, tests/support/app_server.AppServer) on a loopback port
 with a fresh PostgreSQL database, then, for payloads of 1, 10 and 100 alerts, posts from
 `--concurrency` concurrent httpx clients for `--duration` seconds (at most MAX_PAYLOADS each).
 Every alert has a unique fingerprint, so every alert is a real insert; the rows are counted in
@@ -332,7 +332,7 @@ def main() -> int:
         temporary_postgres("re_bench_floor") as floor_url,
     ):
         migrations.upgrade(floor_url)
-        print("starting the app (reflex run --env prod) on PostgreSQL ...", flush=True)
+        print("starting the app (python -m remediation_app serve) on PostgreSQL ...", flush=True)
         app = AppServer(
             database_url=app_url, data_dir=Path(tmp), name="bench-ingest", env=env, work_dir=Path(tmp) / "reflex"
         )

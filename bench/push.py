@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/push.py [--count 20]
 
-Starts the app (`reflex run --env prod`, tests/support/app_server.AppServer, SQLite) on a
+Starts the app (`python -m remediation_app serve`, tests/support/app_server.AppServer, SQLite) on a
 loopback port, opens the dashboard in Debian's chromium through Playwright and waits for
 `#live-flag` to say "live". A MutationObserver in the page records when each alert name first
 appears in a `tr.alert-row` (epoch milliseconds: performance.timeOrigin + performance.now(),
@@ -128,7 +128,7 @@ def main() -> int:
             env={"WEBHOOK_TOKEN": TOKEN},
             work_dir=Path(tmp) / "reflex",
         )
-        print("starting the app (reflex run --env prod) on SQLite ...", flush=True)
+        print("starting the app (python -m remediation_app serve) on SQLite ...", flush=True)
         try:
             app.start()
             print(f"app at {app.url}; dashboard open, {args.count} alerts, one at a time")

@@ -1,4 +1,4 @@
-"""Browser end-to-end fixtures: the real app (`reflex run --env prod`) and Debian's chromium.
+"""Browser end-to-end fixtures: the real app (`python -m remediation_app serve`) and Debian's chromium.
 
 `app`: one worker on a temporary SQLite database, in-process event bus (the embedded default).
 `scaled_app`: two granian workers on a fresh PostgreSQL database, with Redis (Reflex's Redis state

@@ -315,9 +315,29 @@ def test_entrypoint_migrates_then_execs_the_make_run_server(make):
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.parametrize("engine", ["docker", "podman"])
+def test_make_image_builds_the_dockerfile_with_docker_or_podman(engine):
+    done = subprocess.run(
+        ["make", "-n", "image", f"ENGINE={engine}", "IMAGE=remediation-engine:test"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{engine} build --tag remediation-engine:test ." in done.stdout.splitlines()
+
+
+def test_make_image_without_an_engine_says_so():
+    done = subprocess.run(["make", "image", "ENGINE="], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "make image needs docker or podman" in done.stdout
+
+
 def test_dockerignore_keeps_local_builds_out_of_the_image():
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
     assert {".venv", ".tools", ".web", "data", ".env", ".git"} <= ignored
+    # Nor what only development needs, nor what the frontend build writes itself.
+    assert {"tests", "bench", "assets/external", "**/.mypy_cache"} <= ignored
 
 
 # --- docker-compose.yml ----------------------------------------------------------------------------

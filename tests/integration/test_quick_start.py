@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import sqlite_only
+from tests.conftest import require_tool, sqlite_only
 from tests.support.api_server import ApiServer
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -39,8 +36,8 @@ def test_the_first_block_exports_the_token_before_make_run():
 
 @sqlite_only
 def test_the_curl_example_stores_an_alert_in_the_same_shell(app_settings, db, tmp_path):
-    if shutil.which("curl") is None or shutil.which("openssl") is None:
-        pytest.fail("curl and openssl are needed (Debian: apt-get install curl openssl)")
+    require_tool("curl")
+    require_tool("openssl")
     [export] = [line for line in quick_start_blocks()[0].splitlines() if line.startswith("export WEBHOOK_TOKEN=")]
     [curl] = [block for block in quick_start_blocks() if block.lstrip().startswith("curl ")]
     token = subprocess.run(
