@@ -327,6 +327,7 @@ def main() -> int:
                 "idle_pss_mb",
                 "rss_after_load_mb",
                 "webhooks_per_s",
+                "cpu_ms_per_webhook",
             )
             if baseline[name]
         }
