@@ -14,7 +14,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from remediation_app.services import crypto, migrations
+from remediation_app import crypto
+from remediation_app.services import migrations
 from remediation_app.settings import Settings, get_settings
 
 OK, INFO, WARNING, ERROR = "ok", "info", "warning", "error"

@@ -12,8 +12,8 @@ from remediation_app.cli_common import ACTOR, CommandError, with_session
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from remediation_app.services import rules_io
-    from remediation_app.services.rules import Decision
+    from remediation_app.services.rules import io as rules_io
+    from remediation_app.services.rules.engine import Decision
 
 
 def db_upgrade(_args: argparse.Namespace) -> int:
@@ -36,7 +36,7 @@ def rules_explain(args: argparse.Namespace) -> int:
             return 2
         labels[name] = value
 
-    from remediation_app.services.rules import explain
+    from remediation_app.services.rules.engine import explain
 
     async def run(session: AsyncSession) -> Decision:
         return await explain(session, labels)
@@ -56,7 +56,7 @@ def rules_explain(args: argparse.Namespace) -> int:
 
 def _read_document(path: str) -> bytes:
     """The file's bytes (`-` is standard input), at most one byte past the limit (parse_rules refuses it)."""
-    from remediation_app.services import rules_io
+    from remediation_app.services.rules import io as rules_io
 
     limit = rules_io.MAX_DOCUMENT_BYTES + 1
     try:
@@ -69,7 +69,7 @@ def _read_document(path: str) -> bytes:
 
 
 def _parsed(path: str) -> rules_io.ParsedRules:
-    from remediation_app.services import rules_io
+    from remediation_app.services.rules import io as rules_io
 
     parsed = rules_io.parse_rules(_read_document(path))
     for warning in parsed.warnings:
@@ -86,8 +86,8 @@ def rules_validate(args: argparse.Namespace) -> int:
 
 
 def rules_export(args: argparse.Namespace) -> int:
-    from remediation_app.services import rules_io
-    from remediation_app.services.rules import list_rules
+    from remediation_app.services.rules import io as rules_io
+    from remediation_app.services.rules.engine import list_rules
 
     async def run(session: AsyncSession) -> tuple[str, int]:
         rules = await list_rules(session)
@@ -115,7 +115,7 @@ def _print_plan(plan: rules_io.ImportPlan) -> None:
 
 
 def rules_import(args: argparse.Namespace) -> int:
-    from remediation_app.services import rules_io
+    from remediation_app.services.rules import io as rules_io
 
     rules = _parsed(args.file).rules
 

@@ -95,10 +95,11 @@ def reset_password(args: argparse.Namespace) -> int:
 
 def rotate_keys(_args: argparse.Namespace) -> int:
     """Re-encrypt every stored secret with the first (newest) key of ENCRYPTION_KEY, in one transaction."""
-    from remediation_app.services import audit, crypto
+    from remediation_app import crypto
+    from remediation_app.services import audit, key_rotation
 
     async def run(session: AsyncSession) -> int:
-        count = await crypto.rotate_all(session)
+        count = await key_rotation.rotate_all(session)
         audit.record(session, action="keys.rotate", actor=ACTOR, details={"reencrypted": count})
         await session.commit()
         return count

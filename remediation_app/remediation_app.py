@@ -15,6 +15,7 @@ from remediation_app.db import TRANSIENT_DB_ERRORS, async_session, dispose_engin
 from remediation_app.logs import configure_logging
 from remediation_app.pages.account.account import account_page
 from remediation_app.pages.admin.audit.audit import admin_audit_page
+from remediation_app.pages.admin.datasources.datasources import admin_datasources_page
 from remediation_app.pages.admin.providers.providers import admin_providers_page
 from remediation_app.pages.admin.rules.rules import admin_rules_page
 from remediation_app.pages.admin.servers.servers import admin_servers_page
@@ -26,12 +27,13 @@ from remediation_app.pages.alerts.dashboard import dashboard
 from remediation_app.pages.login.login import login_page
 from remediation_app.pages.page import add_pages
 from remediation_app.pages.terminal.terminal import terminal_page
-from remediation_app.services import metrics, terminal
+from remediation_app.services import metrics
 from remediation_app.services.auth import prune_login_attempts
 from remediation_app.services.events import bus
 from remediation_app.services.ingest import prune_notifications
 from remediation_app.services.llm.sdk import warm_up
 from remediation_app.services.llm.worker import run_workers
+from remediation_app.services.terminal.sessions import close_abandoned_sessions
 from remediation_app.services.users import ensure_first_admin
 from remediation_app.settings import get_settings
 
@@ -65,7 +67,7 @@ async def _prune_forever() -> None:
             if removed:
                 log.info("pruned old notifications", extra={"removed": removed})
             # Terminals whose process died (no heartbeat) get an end in their record.
-            if closed := await terminal.close_abandoned_sessions():
+            if closed := await close_abandoned_sessions():
                 log.info("closed abandoned terminal sessions", extra={"closed": closed})
         except TRANSIENT_DB_ERRORS:
             log.warning("pruning skipped: database unavailable")
@@ -92,7 +94,7 @@ async def lifespan() -> AsyncIterator[None]:
     ]
     # LiteLLM weighs ~140 MB resident: import it ahead of the first analysis only when there is a
     # provider to analyse with (one added later imports it on first use, in a thread).
-    from remediation_app.services.providers import any_provider
+    from remediation_app.services.llm.providers import any_provider
 
     try:
         async with async_session() as session:
@@ -123,6 +125,7 @@ add_pages(
     admin_audit_page,
     admin_settings_page,
     admin_providers_page,
+    admin_datasources_page,
     terminal_page,
     admin_servers_page,
     account_page,

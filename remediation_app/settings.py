@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -162,10 +162,57 @@ class Settings(BaseSettings):
         default=1500, ge=16, le=200_000, description="Answer length of the environment provider."
     )
     llm_temperature: float = Field(default=0.2, ge=0, le=2, description="The environment provider's temperature.")
+    llm_tool_calling: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Whether the environment provider's model is offered tools (PromQL queries, alert search, "
+        "history) during an analysis: `auto` when LiteLLM knows the model supports function calling, `on`, `off` "
+        "(one call with the gathered evidence).",
+    )
+    llm_local: bool = Field(
+        default=False,
+        description="`true`: the environment provider is self-hosted (Ollama, vLLM), so prompts sent to it skip "
+        "the redaction of secrets.",
+    )
     llm_daily_budget_usd: float | None = Field(
         default=None,
         ge=0,
         description="Automatic analysis pauses once today's (UTC) LLM spend reaches this; users can still ask.",
+    )
+
+    # -- investigation: evidence from Prometheus-compatible datasources ----------------------------------
+    prometheus_url: str | None = Field(
+        default=None,
+        description="A Prometheus-compatible query API (Prometheus, Thanos, Mimir, VictoriaMetrics) consulted "
+        "before each analysis, used for alerts no datasource on the admin page matches by their generatorURL's "
+        "host. Credentials may be in the URL (`http://user:pass@host:9090`).",
+    )
+    prometheus_bearer_token: SecretStr | None = Field(
+        default=None, description="Bearer token for `PROMETHEUS_URL` (never shown or logged)."
+    )
+    prometheus_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Per query to `PROMETHEUS_URL`.")
+    investigation_budget_seconds: float = Field(
+        default=8.0,
+        gt=0,
+        le=120,
+        description="Wall time for gathering the deterministic evidence of one analysis, all queries together.",
+    )
+    investigation_window_hours: float = Field(
+        default=3.0,
+        gt=0,
+        le=24,
+        description="How far before the alert's start the metric evidence reaches (it ends now, at most 24 h in all).",
+    )
+    investigation_tool_steps: int = Field(
+        default=6, ge=1, le=20, description="Model calls per analysis when the model may call tools."
+    )
+    investigation_wall_seconds: float = Field(
+        default=120.0, gt=0, le=900, description="Wall time for an analysis' tool-calling loop."
+    )
+    investigation_max_tokens: int = Field(
+        default=60_000, ge=1000, description="Prompt and answer tokens per analysis, summed over its model calls."
+    )
+    investigation_max_cost_usd: float | None = Field(
+        default=None, ge=0, description="Cost per analysis over its model calls; no bound when unset."
     )
 
     # -- the analysis queue -------------------------------------------------------------------------------
@@ -239,37 +286,17 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {v!r}")
         return v
 
-    @field_validator("cookie_secure", "log_format", mode="before")
+    @field_validator("cookie_secure", "log_format", "llm_tool_calling", mode="before")
     @classmethod
     def _lower(cls, v: object) -> object:
         return v.strip().lower() if isinstance(v, str) else v
 
-    @field_validator(
-        "redis_url",
-        "webhook_username",
-        "llm_model",
-        "llm_api_base",
-        "llm_daily_budget_usd",
-        "public_url",
-        mode="before",
-    )
+    @field_validator("*", mode="before")
     @classmethod
-    def _empty_is_none(cls, v: object) -> object:
-        return None if v == "" else v
-
-    @field_validator(
-        "secret_key",
-        "encryption_key",
-        "webhook_token",
-        "webhook_password",
-        "admin_password",
-        "llm_api_key",
-        "metrics_token",
-        mode="before",
-    )
-    @classmethod
-    def _empty_secret_is_none(cls, v: object) -> object:
-        return None if v == "" else v
+    def _empty_is_none(cls, v: object, info: ValidationInfo) -> object:
+        """An optional setting (default None, a secret or not) given empty (`X=` in a compose file) is unset."""
+        optional = info.field_name is not None and cls.model_fields[info.field_name].default is None
+        return None if v == "" and optional else v
 
     @property
     def async_database_url(self) -> str:

@@ -20,11 +20,10 @@ from reflex.event import Event, EventSpec
 
 from remediation_app.db import TRANSIENT_DB_ERRORS
 from remediation_app.models import Role, User
+from remediation_app.services import security
 from remediation_app.services.auth import SESSION_COOKIE, Forbidden, require_role, user_for_token
 from remediation_app.services.events import bus
 from remediation_app.services.llm import chat
-from remediation_app.services.security import forwarded_client
-from remediation_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 # Per tab: opening or reloading a page starts a new generation and the older loop ends.
@@ -33,25 +32,26 @@ LIVENESS_CHECK_S = 5.0
 MIN_REFRESH_INTERVAL_S = 0.2
 # Published (after commit) when a user's role, activity or password changes: live tabs re-check their login.
 USERS_TOPIC = "users"
-MAX_ALERT_ID = 2**31 - 1  # alerts.id is an INTEGER column: PostgreSQL refuses a larger parameter
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: PostgreSQL refuses a larger parameter
 UNAVAILABLE = "The database is unavailable; try again in a moment."
 # A live page says this instead: it loads again by itself at the next change.
 UNAVAILABLE_RETRYING = "The database is unavailable; retrying on the next change."
 
 
-def form_id(value: object) -> int | None:
-    """A row's id as a page sent it (a button's argument, a form field): up to 10 ASCII digits, else None."""
+def parse_id(value: object) -> int | None:
+    """An id as a page sent it (a route argument, a button's argument, a form field, a picked
+    option): ASCII digits up to MAX_ID, else None. Callers that know no row 0 use `parse_id(v) or 0`."""
     text = str(value)
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
 
 
 def route_alert_id(state: rx.State) -> int:
     """The id in the URL (/alerts/<id>), or 0 when it cannot be an alert's id."""
     # Reflex adds each dynamic route argument to the state tree as a var of the same name.
-    raw = str(getattr(state, "alert_id", ""))
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ALERT_ID))):
-        return 0
-    return int(raw) if int(raw) <= MAX_ALERT_ID else 0
+    return parse_id(getattr(state, "alert_id", "")) or 0
 
 
 def _cookie(header: str, name: str) -> str | None:
@@ -117,15 +117,35 @@ async def admin_or_refusal(state: rx.State) -> User | EventSpec:
 def client_address(state: rx.State) -> str:
     """The address of the browser behind this tab, for the audit log.
 
-    X-Forwarded-For (of the socket's handshake) only with TRUST_PROXY_HEADERS=true; otherwise the
-    socket's peer address as Reflex recorded it when the socket connected.
+    The socket's handshake headers and peer address, as Reflex recorded them when it connected
+    (X-Forwarded-For only with TRUST_PROXY_HEADERS=true).
     """
     router = state.router
-    if get_settings().trust_proxy_headers:
-        forwarded = forwarded_client(router.headers.raw_headers.get("x-forwarded-for", ""))
-        if forwarded:
-            return forwarded
-    return (router.session.client_ip or "")[:64]
+    return security.client_address(
+        peer=router.session.client_ip, forwarded_for=router.headers.raw_headers.get("x-forwarded-for")
+    )
+
+
+class ProviderChoiceState(rx.State, mixin=True):
+    """The LLM provider a tab picked (for an analysis, or a question), among those it was shown."""
+
+    choices: list[dict[str, str]] = []  # {"id", "label"}
+    choice: str = ""
+
+    def _show_choices(self, choices: list[dict[str, str]], default_choice: str) -> None:
+        """The choices now; the pick stays if it is still one of them, else the default."""
+        self.choices = choices
+        if self.choice not in {c["id"] for c in choices}:
+            self.choice = default_choice
+
+    def _provider_id(self) -> int | None:
+        return parse_id(self.choice)
+
+    @rx.event
+    def choose_provider(self, value: str):
+        """Only picks among the listed providers (the button that uses it checks the login)."""
+        if value in {c["id"] for c in self.choices}:
+            self.choice = value
 
 
 class AuthState(rx.State):

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from remediation_app.api import alerts, audit, auth, docs, health, metrics, providers, terminal, webhook
+from remediation_app.api import alerts, audit, auth, datasources, docs, health, metrics, providers, terminal, webhook
 from remediation_app.api.errors import database_unavailable, schema_not_migrated
 from remediation_app.api.headers import SecurityHeaders
 from remediation_app.api.memory import ReleaseMemoryAfterLargeRequests
@@ -54,6 +54,7 @@ def build_api(reflex_asgi: ASGIApp | None = None) -> FastAPI:
         auth.router,
         alerts.router,
         providers.router,
+        datasources.router,
         terminal.router,
         audit.router,
         health.router,

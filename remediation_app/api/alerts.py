@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from remediation_app.api.deps import CurrentUser, current_user
-from remediation_app.api.errors import error
-from remediation_app.db import async_session
-from remediation_app.models import RuleAction
+from remediation_app.api.deps import MAX_ID, CurrentUser, RowId, SessionDep, current_user
+from remediation_app.api.errors import error, refusals
+from remediation_app.api.schemas import (
+    AlertDetail,
+    AlertSummary,
+    AnalysisPublic,
+    EvidencePublic,
+    Items,
+    JobPublic,
+    Page,
+)
+from remediation_app.models import Analysis, RuleAction
 from remediation_app.services.alerts import (
     MAX_QUERY,
     AlertFilter,
@@ -22,26 +31,24 @@ from remediation_app.services.alerts import (
     list_alerts,
 )
 from remediation_app.services.events import bus
+from remediation_app.services.investigation.store import evidence_for
 from remediation_app.services.llm.jobs import (
     ANALYSIS_TOPIC,
     JOBS_TOPIC,
     AnalysisRefused,
     analyses_for,
-    analysis_public,
-    job_public,
     latest_job,
     request_analysis,
 )
-from remediation_app.services.providers import any_provider
+from remediation_app.services.llm.providers import any_provider
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"], dependencies=[Depends(current_user)])
 AnalysisFilter = Literal["none", "queued", "running", "failed", "cancelled", "done"]
-# Ids are INTEGER columns: a larger value cannot be an id, and PostgreSQL refuses it as a parameter.
-MAX_ID = 2**31 - 1
 
 
-@router.get("", summary="List alerts, newest activity first")
+@router.get("", response_model=Page[AlertSummary], summary="List alerts, newest activity first")
 async def api_list_alerts(
+    session: SessionDep,
     status: Literal["firing", "resolved"] | None = None,
     severity: Annotated[str | None, Query(max_length=255)] = None,
     action: RuleAction | None = None,
@@ -51,7 +58,7 @@ async def api_list_alerts(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> dict[str, Any]:
+) -> Page[AlertSummary]:
     flt = AlertFilter(
         status=status or "",
         severity=severity or "",
@@ -59,40 +66,58 @@ async def api_list_alerts(
         q=q or "",
         analysis=analysis or "",
     )
-    async with async_session() as session:
-        rows, total = await list_alerts(session, flt, limit=limit, offset=offset)
-        items = await alert_summaries(session, rows)
-    return {"items": items, "total": total}
+    rows, total = await list_alerts(session, flt, limit=limit, offset=offset)
+    items = await alert_summaries(session, rows)
+    return Page(items=[AlertSummary.model_validate(item) for item in items], total=total)
 
 
-@router.get("/{alert_id}", summary="One alert with labels, annotations, matched rule and timeline")
-async def api_get_alert(alert_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> dict[str, Any]:
-    async with async_session() as session:
-        alert = await get_alert(session, alert_id)
-        if alert is None:
-            raise HTTPException(status_code=404, detail="alert not found")
-        timeline = await alert_timeline(session, alert_id)
-        job = await latest_job(session, alert_id)
-        latest = await analyses_for(session, alert_id, limit=1)
-        configured = await any_provider(session)
-    return {
-        **alert_detail(alert),
-        "timeline": timeline,
-        "analysis": analysis_public(latest[0]) if latest else None,
-        "analysis_job": job_public(job) if job else None,
-        "llm_configured": configured,
-    }
+@router.get(
+    "/{alert_id}",
+    response_model=AlertDetail,
+    summary="One alert with labels, annotations, matched rule and timeline",
+    responses={404: {"description": "No such alert"}},
+)
+async def api_get_alert(alert_id: RowId, session: SessionDep) -> AlertDetail:
+    alert = await get_alert(session, alert_id)
+    if alert is None:
+        raise HTTPException(status_code=404, detail="alert not found")
+    latest = await analyses_for(session, alert_id, limit=1)
+    return AlertDetail.model_validate(
+        {
+            **alert_detail(alert),
+            "timeline": await alert_timeline(session, alert_id),
+            "analysis": (await _with_evidence(session, latest))[0] if latest else None,
+            "analysis_job": await latest_job(session, alert_id),
+            "llm_configured": await any_provider(session),
+        }
+    )
 
 
-@router.get("/{alert_id}/analyses", summary="The alert's analyses, newest first")
+@router.get(
+    "/{alert_id}/analyses",
+    response_model=Items[AnalysisPublic],
+    summary="The alert's analyses, newest first",
+    responses={404: {"description": "No such alert"}},
+)
 async def api_alert_analyses(
-    alert_id: Annotated[int, Path(ge=1, le=MAX_ID)], limit: Annotated[int, Query(ge=1, le=100)] = 20
-) -> dict[str, Any]:
-    async with async_session() as session:
-        if await get_alert(session, alert_id) is None:
-            raise HTTPException(status_code=404, detail="alert not found")
-        rows = await analyses_for(session, alert_id, limit=limit)
-    return {"items": [analysis_public(a) for a in rows]}
+    alert_id: RowId,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Items[AnalysisPublic]:
+    if await get_alert(session, alert_id) is None:
+        raise HTTPException(status_code=404, detail="alert not found")
+    rows = await analyses_for(session, alert_id, limit=limit)
+    return Items(items=await _with_evidence(session, rows))
+
+
+async def _with_evidence(session: AsyncSession, rows: list[Analysis]) -> list[AnalysisPublic]:
+    found = await evidence_for(session, [row.id for row in rows if row.id is not None])
+    shown = []
+    for row in rows:
+        public = AnalysisPublic.model_validate(row)
+        public.evidence = [EvidencePublic.model_validate(item) for item in found.get(row.id or 0, [])]
+        shown.append(public)
+    return shown
 
 
 class AnalyzeRequest(BaseModel):
@@ -106,26 +131,25 @@ class AnalyzeRequest(BaseModel):
 @router.post(
     "/{alert_id}/analyze",
     status_code=202,
+    response_model=JobPublic,
     summary="Queue an analysis now (bypasses the dedup window and the daily budget)",
     responses={
-        404: {"description": "No such alert"},
-        409: {"description": "No provider configured, or an analysis of this alert is running"},
-        422: {"description": "Unknown or disabled provider"},
+        **refusals({404: "No such alert", 409: "No provider configured, or an analysis of this alert is running"}),
+        422: {"description": "Unknown or disabled provider (`error`), or a malformed request (`detail`)"},
     },
 )
 async def api_analyze(
-    alert_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    alert_id: RowId,
     user: CurrentUser,
+    session: SessionDep,
     body: Annotated[AnalyzeRequest | None, Body()] = None,
-) -> Any:
+) -> JobPublic | JSONResponse:
     provider_id = body.provider_id if body else None
-    async with async_session() as session:
-        try:
-            job = await request_analysis(session, alert_id, user=user, provider_id=provider_id)
-        except AnalysisRefused as exc:
-            return error(exc.status, str(exc))
-        await session.commit()
-        public = job_public(job)
+    try:
+        job = await request_analysis(session, alert_id, user=user, provider_id=provider_id)
+    except AnalysisRefused as exc:
+        return error(exc.status, str(exc))
+    await session.commit()
     await bus.publish(JOBS_TOPIC, queued=1)
     await bus.publish(ANALYSIS_TOPIC, ids=[alert_id], count=1)
-    return JSONResponse(public, status_code=202)
+    return JobPublic.model_validate(job)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from remediation_app.api.deps import CurrentUser, client_address, is_https, optional_user
-from remediation_app.api.errors import error
+from remediation_app.api.deps import CurrentUser, SessionDep, client_address, is_https, optional_user
+from remediation_app.api.errors import error, refusals
 from remediation_app.api.origins import headers_origin_ok
+from remediation_app.api.schemas import StatusPublic, TokenPublic, UserPublic
 from remediation_app.api.webhook import BodyTooLarge, read_body
-from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
+from remediation_app.db import TRANSIENT_DB_ERRORS
 from remediation_app.models import User
 from remediation_app.services import auth, users
 from remediation_app.services.auth import SESSION_COOKIE
@@ -58,14 +60,11 @@ def same_origin(request: Request) -> bool:
 
 @router.post(
     "/token",
+    response_model=TokenPublic,
     summary="Exchange a username and password for a bearer token (API clients)",
-    responses={
-        401: {"description": "Wrong credentials"},
-        429: {"description": "Throttled"},
-        503: {"description": "Busy"},
-    },
+    responses=refusals({401: "Wrong credentials", 429: "Throttled", 503: "Busy"}),
 )
-async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Any:
+async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenPublic | JSONResponse:
     try:
         user = await auth.login(
             username=form.username,
@@ -76,7 +75,7 @@ async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Dep
     except auth.LoginError as exc:
         return _refusal(exc)
     value, claims = auth.new_token(user)
-    return {"access_token": value, "token_type": "bearer", "expires_at": claims.expires_at.isoformat()}
+    return TokenPublic(access_token=value, expires_at=claims.expires_at)
 
 
 @router.post("/login", summary="Browser login form: sets the session cookie and redirects", include_in_schema=False)
@@ -145,7 +144,9 @@ async def give_device_cookie(response: Response, request: Request, user: User) -
     )
 
 
-@router.post("/logout", summary="Revoke every token of the current user and clear the cookie")
+@router.post(
+    "/logout", response_model=StatusPublic, summary="Revoke every token of the current user and clear the cookie"
+)
 async def logout(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> Response:
     if not same_origin(request):
         raise HTTPException(status_code=403, detail="cross-site logout refused")
@@ -156,7 +157,8 @@ async def logout(request: Request, user: Annotated[User | None, Depends(optional
         await auth.logout(user, address=client_address(request))
         await bus.publish(USERS_TOPIC)  # the user's other tabs go to the login page now, not at the next check
     # A browser whose login already expired still gets its cookie cleared and the login page.
-    response = RedirectResponse("/login", status_code=303) if browser else JSONResponse({"status": "logged out"})
+    done = StatusPublic(status="logged out")
+    response = RedirectResponse("/login", status_code=303) if browser else JSONResponse(done.model_dump())
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
     if browser:
         # The tab's page state is kept on the server under a token in sessionStorage: dropping the
@@ -165,9 +167,9 @@ async def logout(request: Request, user: Annotated[User | None, Depends(optional
     return response
 
 
-@router.get("/me", summary="The current user")
-async def me(user: CurrentUser) -> dict[str, str]:
-    return {"username": user.username, "role": user.role}
+@router.get("/me", response_model=UserPublic, summary="The current user")
+async def me(user: CurrentUser) -> UserPublic:
+    return UserPublic.model_validate(user)
 
 
 # ---- changing one's own password ----------------------------------------------------------------
@@ -212,13 +214,12 @@ def _password_fields(body: bytes, content_type: str) -> dict[str, str]:
     raise BadPasswordInput
 
 
-async def _change(user: User, current: str, new: str, request: Request) -> User:
+async def _change(session: AsyncSession, user: User, current: str, new: str, request: Request) -> User:
     """Change the password (services.users), commit, announce; the user with the new token version."""
-    async with async_session() as session:
-        changed = await users.change_own_password(
-            session, user, current, new, client_address(request), device=_device(request)
-        )
-        await session.commit()
+    changed = await users.change_own_password(
+        session, user, current, new, client_address(request), device=_device(request)
+    )
+    await session.commit()
     await bus.publish(USERS_TOPIC)  # the user's other open tabs are sent to the login page now
     return changed
 
@@ -247,7 +248,7 @@ async def _change(user: User, current: str, new: str, request: Request) -> User:
         503: {"description": "Busy"},
     },
 )
-async def change_password(request: Request, user: CurrentUser) -> Response:
+async def change_password(request: Request, user: CurrentUser, session: SessionDep) -> Response:
     if not same_origin(request):
         raise HTTPException(status_code=403, detail="cross-site request refused")
     content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -263,7 +264,7 @@ async def change_password(request: Request, user: CurrentUser) -> Response:
     if current is None or new is None:
         return error(422, "current_password and new_password (strings) are required")
     try:
-        await _change(user, current, new, request)
+        await _change(session, user, current, new, request)
     except users.UserError as exc:
         return error(422, str(exc))
     except auth.LoginInvalid:
@@ -288,7 +289,9 @@ def _back_to_account(code: str) -> RedirectResponse:
 
 
 @router.post("/password/form", summary="Browser form: change your own password", include_in_schema=False)
-async def browser_change_password(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> Response:
+async def browser_change_password(
+    request: Request, user: Annotated[User | None, Depends(optional_user)], session: SessionDep
+) -> Response:
     if not same_origin(request):
         raise HTTPException(status_code=403, detail="cross-site password change refused")
     if user is None:
@@ -308,7 +311,7 @@ async def browser_change_password(request: Request, user: Annotated[User | None,
     if new != repeat:
         return _back_to_account("mismatch")
     try:
-        changed = await _change(user, current, new, request)
+        changed = await _change(session, user, current, new, request)
     except users.PasswordRejected as exc:
         return _back_to_account(exc.code)
     except auth.LoginError as exc:

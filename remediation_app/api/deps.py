@@ -1,28 +1,46 @@
-"""Who is calling: the bearer token (API clients) or the session cookie (the browser)."""
+"""What routes depend on: the database session, and who is calling (the bearer token of API
+clients or the session cookie of the browser) from where."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import HTTPConnection
 
+from remediation_app.db import async_session
 from remediation_app.models import Role, User
+from remediation_app.services import security
 from remediation_app.services.auth import SESSION_COOKIE, user_for_token
-from remediation_app.services.security import forwarded_client
 from remediation_app.settings import get_settings
+
+# Ids are INTEGER columns: a larger value cannot be an id, and PostgreSQL refuses it as a parameter.
+MAX_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 # Declares the scheme in OpenAPI ("Authorize" in /docs); the token may also come from the cookie.
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
-def client_address(request: Request) -> str:
-    """The caller's address; X-Forwarded-For is believed only with TRUST_PROXY_HEADERS=true."""
-    if get_settings().trust_proxy_headers:
-        forwarded = forwarded_client(request.headers.get("x-forwarded-for", ""))
-        if forwarded:
-            return forwarded
-    return (request.client.host if request.client else "")[:64]
+async def db_session() -> AsyncIterator[AsyncSession]:
+    """The route's database session. It connects at its first query, so a database that cannot be
+    reached raises in the route: the app's handler answers 503 (api/errors.py)."""
+    async with async_session() as session:
+        yield session
+
+
+# Closed when the route returns, before the answer is sent: a streamed download holds no connection.
+SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The caller's address (a request's or a WebSocket's); X-Forwarded-For is believed only with
+    TRUST_PROXY_HEADERS=true."""
+    peer = connection.client.host if connection.client else None
+    return security.client_address(peer=peer, forwarded_for=connection.headers.get("x-forwarded-for"))
 
 
 def is_https(request: Request) -> bool:

@@ -9,15 +9,29 @@ import sqlalchemy as sa
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from remediation_app.api.schemas import ErrorPublic
+
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = "5"
 # PostgreSQL's undefined_table and undefined_column: the schema is behind the code (not migrated yet).
 SCHEMA_BEHIND_SQLSTATES = frozenset({"42P01", "42703"})
 
 
+def refusals(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses`: the statuses it answers with `error()`, each with its description."""
+    return {status: {"model": ErrorPublic, "description": text} for status, text in descriptions.items()}
+
+
 def error(status: int, message: str, **extra: Any) -> JSONResponse:
     headers = {"Retry-After": RETRY_AFTER_S} if status == 503 else None
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
+
+
+def refused_change(exc: Exception, field: str) -> JSONResponse:
+    """A service's refusal of a change that names the field at fault: 404 for the id (no such row),
+    409 for a name already taken, 422 for another field, 502 for none (a host that did not answer)."""
+    status = 404 if field == "id" else 409 if "exists" in str(exc) else 422 if field else 502
+    return error(status, str(exc), field=field)
 
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:

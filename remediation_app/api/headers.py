@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from remediation_app.api.middleware import HttpMiddleware
 
 # As strict as the Reflex build allows: its pages carry inline bootstrap scripts and Radix/emotion
 # inject style tags, so 'unsafe-inline' stays for scripts and styles; nothing loads from elsewhere.
@@ -25,14 +27,8 @@ COMMON = [
 ]
 
 
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class SecurityHeaders(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         csp = DOCS_CSP if scope.get("path", "") == "/docs" else APP_CSP
 
         async def send_with_headers(message: Message) -> None:

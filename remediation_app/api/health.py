@@ -8,6 +8,7 @@ import functools
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from remediation_app.api.schemas import NotReady, Ready, StatusPublic
 from remediation_app.db import async_engine
 from remediation_app.services.migrations import current_revision, head_revision
 
@@ -19,13 +20,18 @@ def _head() -> str | None:
     return head_revision()
 
 
-@router.get("/healthz", summary="The process is up")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", response_model=StatusPublic, summary="The process is up")
+async def healthz() -> StatusPublic:
+    return StatusPublic(status="ok")
 
 
-@router.get("/readyz", summary="Database reachable and migrated to head", responses={503: {"description": "Not ready"}})
-async def readyz() -> JSONResponse:
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    summary="Database reachable and migrated to head",
+    responses={503: {"model": NotReady, "description": "Not ready"}},
+)
+async def readyz() -> Ready | JSONResponse:
     head = _head()
     try:
         async with asyncio.timeout(5):
@@ -37,4 +43,4 @@ async def readyz() -> JSONResponse:
         return JSONResponse(
             {"status": "unavailable", "database": "not migrated", "revision": current, "head": head}, 503
         )
-    return JSONResponse({"status": "ok", "revision": current})
+    return Ready(status="ok", revision=current)

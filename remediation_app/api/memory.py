@@ -36,8 +36,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from remediation_app.api.middleware import HttpMiddleware
 from remediation_app.db import async_engine
 
 log = logging.getLogger(__name__)
@@ -95,16 +96,10 @@ class _Releaser:
 releaser = _Releaser()
 
 
-class ReleaseMemoryAfterLargeRequests:
-    """ASGI middleware: counts each HTTP request's body; a large one schedules the release."""
+class ReleaseMemoryAfterLargeRequests(HttpMiddleware):
+    """Counts each HTTP request's body; a large one schedules the release."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         received = 0
 
         async def counting_receive() -> Message:

@@ -6,9 +6,10 @@ import asyncio
 import hmac
 
 from fastapi import APIRouter, Request, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from remediation_app.api.errors import error
+from remediation_app.api.middleware import HttpMiddleware
 from remediation_app.services import metrics
 from remediation_app.settings import get_settings
 
@@ -41,15 +42,12 @@ async def prometheus_metrics(request: Request) -> Response:
     return Response(body, media_type=metrics.CONTENT_TYPE, headers={"Cache-Control": "no-store"})
 
 
-class WebhookMetrics:
+class WebhookMetrics(HttpMiddleware):
     """Counts every answer of the webhook by status, including those that never reach the handler's
     happy path (401, 413, 422, the 503 of the database handler, and a 500 from an unexpected error)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") != WEBHOOK_PATH:
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("path") != WEBHOOK_PATH:
             await self.app(scope, receive, send)
             return
         status: list[int] = []

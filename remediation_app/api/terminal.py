@@ -11,113 +11,98 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, WebSocket
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.websockets import WebSocketDisconnect
 
-from remediation_app.api.deps import AdminUser, CurrentUser, client_address
-from remediation_app.api.errors import error
+from remediation_app.api.admin_lists import AdminList, NamedBody, add_admin_routes
+from remediation_app.api.deps import MAX_ID, AdminUser, CurrentUser, RowId, SessionDep, client_address
+from remediation_app.api.errors import error, refusals, refused_change
 from remediation_app.api.origins import headers_origin_ok
-from remediation_app.db import async_session
-from remediation_app.models import SSHServer, TerminalSession
-from remediation_app.services import audit, ssh_servers, terminal, terminal_sessions
-from remediation_app.services.crypto import DecryptionError
-from remediation_app.services.recording import read_recording
-from remediation_app.services.security import forwarded_client
+from remediation_app.api.schemas import HostKey, Items, Page, ServerPublic, SessionPublic, Ticket
+from remediation_app.crypto import DecryptionError
+from remediation_app.models import SSHServer, TerminalSession, User
+from remediation_app.services import audit
+from remediation_app.services.terminal import bridge, servers, sessions, tickets
+from remediation_app.services.terminal.recording import read_recording
 from remediation_app.settings import get_settings
 
 router = APIRouter(tags=["terminal"])
-MAX_ID = 2**31 - 1
 AUTH_TIMEOUT_S = 10.0
 WORKER = f"{socket.gethostname()[:100]}:{os.getpid()}"
 
 
-class ServerBody(BaseModel):
+class ServerBody(NamedBody):
     """Secrets (private_key, passphrase, password): omit or null keeps, "" removes, a value replaces."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(max_length=100)
     host: str = Field(max_length=255)
     port: int = Field(default=22, ge=1, le=65535)
     username: str = Field(max_length=64)
     auth_method: Literal["key", "password"] = "key"
-    private_key: str | None = Field(default=None, max_length=ssh_servers.SECRET_MAX)
-    passphrase: str | None = Field(default=None, max_length=ssh_servers.SECRET_MAX)
-    password: str | None = Field(default=None, max_length=ssh_servers.SECRET_MAX)
+    private_key: str | None = Field(default=None, max_length=servers.SECRET_MAX)
+    passphrase: str | None = Field(default=None, max_length=servers.SECRET_MAX)
+    password: str | None = Field(default=None, max_length=servers.SECRET_MAX)
     environment: str = Field(default="", max_length=64)
     allowed_roles: list[Literal["admin", "user"]] = Field(default=["admin"], min_length=1, max_length=2)
 
 
-def _server_error(exc: ssh_servers.ServerError) -> JSONResponse:
-    status = 404 if exc.field == "id" else 409 if "exists" in str(exc) else 422 if exc.field else 502
-    return error(status, str(exc), field=exc.field)
+def _server_error(exc: servers.ServerError) -> JSONResponse:
+    return refused_change(exc, exc.field)
 
 
-@router.get("/api/ssh-servers", summary="SSH servers this user may open (never their credentials)")
-async def api_servers(user: CurrentUser) -> dict[str, Any]:
-    async with async_session() as session:
-        rows = await ssh_servers.servers_for(session, user)
-    return {"items": [ssh_servers.server_public(r) for r in rows]}
-
-
-async def _save(body: ServerBody, server_id: int | None, admin: Any, request: Request) -> Any:
-    data = ssh_servers.ServerInput(**{**body.model_dump(), "allowed_roles": tuple(body.allowed_roles)})
-    async with async_session() as session:
-        try:
-            row = await ssh_servers.save_server(
-                session, data, server_id=server_id, actor=admin, address=client_address(request)
-            )
-        except ssh_servers.ServerError as exc:
-            return _server_error(exc)
-        await session.commit()
-        return JSONResponse(ssh_servers.server_public(row), status_code=201 if server_id is None else 200)
-
-
-@router.post("/api/ssh-servers", status_code=201, summary="Add an SSH server (admins)")
-async def api_create_server(body: ServerBody, admin: AdminUser, request: Request) -> Any:
-    return await _save(body, None, admin, request)
-
-
-@router.put("/api/ssh-servers/{server_id}", summary="Change an SSH server (admins; a new host or port unpins its key)")
-async def api_update_server(
-    server_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: ServerBody, admin: AdminUser, request: Request
-) -> Any:
-    return await _save(body, server_id, admin, request)
-
-
-@router.delete(
-    "/api/ssh-servers/{server_id}", status_code=204, response_class=Response, summary="Delete an SSH server (admins)"
+@router.get(
+    "/api/ssh-servers",
+    response_model=Items[ServerPublic],
+    summary="SSH servers this user may open (never their credentials)",
 )
-async def api_delete_server(
-    server_id: Annotated[int, Path(ge=1, le=MAX_ID)], admin: AdminUser, request: Request
-) -> Response:
-    async with async_session() as session:
-        try:
-            await ssh_servers.delete_server(session, server_id, actor=admin, address=client_address(request))
-        except ssh_servers.ServerError as exc:
-            return _server_error(exc)
-        await session.commit()
-    return Response(status_code=204)
+async def api_servers(user: CurrentUser, session: SessionDep) -> Items[ServerPublic]:
+    rows = await servers.servers_for(session, user)
+    return Items(items=[ServerPublic.model_validate(r) for r in rows])
 
 
-@router.post("/api/ssh-servers/{server_id}/host-key", summary="Fetch the host key the server presents now (admins)")
-async def api_fetch_host_key(server_id: Annotated[int, Path(ge=1, le=MAX_ID)], _admin: AdminUser) -> Any:
-    async with async_session() as session:
-        row = await session.get(SSHServer, server_id)
+async def _save(session: AsyncSession, body: ServerBody, server_id: int | None, actor: User, address: str) -> SSHServer:
+    data = servers.ServerInput(**{**body.model_dump(), "allowed_roles": tuple(body.allowed_roles)})
+    return await servers.save_server(session, data, server_id=server_id, actor=actor, address=address)
+
+
+add_admin_routes(
+    router,
+    AdminList(
+        path="/api/ssh-servers",
+        records=servers.SERVERS,
+        noun="an SSH server",
+        body=ServerBody,
+        public=ServerPublic,
+        save=_save,
+        delete_refused=_server_error,
+        change_note="; a new host or port unpins its key",
+    ),
+)
+
+
+@router.post(
+    "/api/ssh-servers/{server_id}/host-key",
+    response_model=HostKey,
+    summary="Fetch the host key the server presents now (admins)",
+    responses=refusals({404: "No such server", 502: "The server could not be reached"}),
+)
+async def api_fetch_host_key(server_id: RowId, _admin: AdminUser, session: SessionDep) -> HostKey | JSONResponse:
+    row = await session.get(SSHServer, server_id)
+    await session.close()  # no connection held while the server answers (the row stays readable)
     if row is None:
         return error(404, "no such server")
     try:
-        key = await ssh_servers.fetch_host_key(row.host, row.port)
-    except ssh_servers.ServerError as exc:
+        key = await servers.fetch_host_key(row.host, row.port)
+    except servers.ServerError as exc:
         return _server_error(exc)
-    return {
-        "fingerprint": key.fingerprint,
-        "algorithm": key.algorithm,
-        "accepted": key.fingerprint == row.host_key_fingerprint,
-        "accepted_fingerprint": row.host_key_fingerprint or None,
-    }
+    return HostKey(
+        fingerprint=key.fingerprint,
+        algorithm=key.algorithm,
+        accepted=key.fingerprint == row.host_key_fingerprint,
+        accepted_fingerprint=row.host_key_fingerprint or None,
+    )
 
 
 class AcceptBody(BaseModel):
@@ -126,20 +111,24 @@ class AcceptBody(BaseModel):
     fingerprint: str = Field(max_length=128, pattern=r"^SHA256:[A-Za-z0-9+/=]+$")
 
 
-@router.post("/api/ssh-servers/{server_id}/host-key/accept", summary="Pin the host key with this fingerprint (admins)")
+@router.post(
+    "/api/ssh-servers/{server_id}/host-key/accept",
+    response_model=ServerPublic,
+    summary="Pin the host key with this fingerprint (admins)",
+    responses=refusals({404: "No such server", 502: "The server presents another key, or could not be reached"}),
+)
 async def api_accept_host_key(
-    server_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: AcceptBody, admin: AdminUser, request: Request
-) -> Any:
-    async with async_session() as session:
-        try:
-            row = await ssh_servers.accept_host_key(
-                session, server_id, body.fingerprint, actor=admin, address=client_address(request)
-            )
-        except ssh_servers.ServerError as exc:
-            await session.commit()  # the refusal's audit event
-            return _server_error(exc)
-        await session.commit()
-        return ssh_servers.server_public(row)
+    server_id: RowId, body: AcceptBody, admin: AdminUser, request: Request, session: SessionDep
+) -> ServerPublic | JSONResponse:
+    try:
+        row = await servers.accept_host_key(
+            session, server_id, body.fingerprint, actor=admin, address=client_address(request)
+        )
+    except servers.ServerError as exc:
+        await session.commit()  # the refusal's audit event
+        return _server_error(exc)
+    await session.commit()
+    return ServerPublic.model_validate(row)
 
 
 class TicketBody(BaseModel):
@@ -149,13 +138,19 @@ class TicketBody(BaseModel):
     alert_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
-@router.post("/api/terminal/tickets", status_code=201, summary="A one-time ticket to open a terminal (30 s)")
-async def api_ticket(body: TicketBody, user: CurrentUser) -> Any:
+@router.post(
+    "/api/terminal/tickets",
+    status_code=201,
+    response_model=Ticket,
+    summary="A one-time ticket to open a terminal (30 s)",
+    responses=refusals({403: "The user's role may not open it", 404: "No such server", 409: "No accepted host key"}),
+)
+async def api_ticket(body: TicketBody, user: CurrentUser) -> Ticket | JSONResponse:
     try:
-        ticket = await terminal.issue_ticket(user, body.server_id, body.alert_id)
-    except terminal.TerminalRefused as exc:
+        ticket = await tickets.issue_ticket(user, body.server_id, body.alert_id)
+    except tickets.TerminalRefused as exc:
         return error(404 if exc.code == "unknown_server" else 403 if exc.code == "role" else 409, str(exc))
-    return JSONResponse({"ticket": ticket, "expires_in": get_settings().terminal_ticket_seconds}, status_code=201)
+    return Ticket(ticket=ticket, expires_in=get_settings().terminal_ticket_seconds)
 
 
 def _size(value: Any, low: int, high: int, default: int) -> int:
@@ -167,68 +162,61 @@ def _origin_ok(ws: WebSocket) -> bool:
     return headers_origin_ok(ws.headers)
 
 
-def _ws_address(ws: WebSocket) -> str:
-    if get_settings().trust_proxy_headers:
-        forwarded = forwarded_client(ws.headers.get("x-forwarded-for", ""))
-        if forwarded:
-            return forwarded
-    return (ws.client.host if ws.client else "")[:64]
-
-
 @router.websocket("/ws/terminal")
 async def terminal_ws(ws: WebSocket) -> None:
     """First message: {"type": "auth", "ticket": "...", "cols": C, "rows": R}; then the protocol in
-    services/terminal.py. Refusals arrive as {"type": "error", "message": ...} before the close."""
-    address = _ws_address(ws)
+    services/terminal/bridge.py. Refusals arrive as {"type": "error", "message": ...} before the close."""
+    address = client_address(ws)
     if not _origin_ok(ws):
         await ws.close(code=4403, reason="foreign origin")  # before accept: the handshake gets 403
         return
     await ws.accept()
     try:
         async with asyncio.timeout(AUTH_TIMEOUT_S):
-            while (raw := await terminal.receive_text(ws)) is None:
+            while (raw := await bridge.receive_text(ws)) is None:
                 pass  # a binary frame before the ticket: ignored
         first = json.loads(raw)
         if not isinstance(first, dict) or first.get("type") != "auth":
             raise ValueError
-        grant = await terminal.redeem_ticket(str(first.get("ticket") or ""))
-    except terminal.TerminalRefused as refusal:
-        await terminal.refuse(ws, refusal, user=refusal.user, target=refusal.target, address=address)
+        grant = await tickets.redeem_ticket(str(first.get("ticket") or ""))
+    except tickets.TerminalRefused as refusal:
+        await bridge.refuse(ws, refusal, user=refusal.user, target=refusal.target, address=address)
         await ws.close(code=4401)
         return
     except (TimeoutError, ValueError, WebSocketDisconnect):
-        await terminal.refuse(
-            ws, terminal.TerminalRefused("no ticket", "no_ticket"), user=None, target="", address=address
+        await bridge.refuse(
+            ws, tickets.TerminalRefused("no ticket", "no_ticket"), user=None, target="", address=address
         )
         await ws.close(code=4401)
         return
     cols, rows = _size(first.get("cols"), 2, 1000, 80), _size(first.get("rows"), 1, 500, 24)
-    await terminal.run_terminal(ws, grant, cols=cols, rows=rows, address=address, worker=WORKER)
+    await bridge.run_terminal(ws, grant, cols=cols, rows=rows, address=address, worker=WORKER)
     with contextlib.suppress(RuntimeError):  # already closed by the browser
         await ws.close(code=1000)
 
 
-@router.get("/api/terminal/sessions", summary="Terminal sessions, newest first (admins)")
+@router.get(
+    "/api/terminal/sessions", response_model=Page[SessionPublic], summary="Terminal sessions, newest first (admins)"
+)
 async def api_sessions(
     _admin: AdminUser,
+    session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> dict[str, Any]:
-    async with async_session() as session:
-        total = await terminal_sessions.count_sessions(session)
-        rows = await terminal_sessions.list_sessions(session, limit=limit, offset=offset)
-        items = [terminal_sessions.session_public(r) for r in rows]
-    return {"items": items, "total": total}
+) -> Page[SessionPublic]:
+    total = await sessions.count_sessions(session)
+    rows = await sessions.list_sessions(session, limit=limit, offset=offset)
+    return Page(items=[SessionPublic.model_validate(r) for r in rows], total=total)
 
 
 @router.get(
     "/api/terminal/sessions/{session_id}/recording",
     summary="Download a session's recording (asciicast v2; admins)",
     response_class=StreamingResponse,
+    responses={404: {"description": "No such session, or it has no recording"}},
 )
-async def api_recording(session_id: Annotated[int, Path(ge=1, le=MAX_ID)], admin: AdminUser) -> Any:
-    async with async_session() as session:
-        row = await session.get(TerminalSession, session_id)
+async def api_recording(session_id: RowId, admin: AdminUser, session: SessionDep) -> Any:
+    row = await session.get(TerminalSession, session_id)
     if row is None:
         raise HTTPException(status_code=404, detail="no such session")
     chunks = read_recording(session_id)
@@ -244,11 +232,10 @@ async def api_recording(session_id: Annotated[int, Path(ge=1, le=MAX_ID)], admin
         async for chunk in chunks:
             yield chunk
 
-    async with async_session() as session:
-        audit.record(
-            session, action="terminal.download", actor=admin, target=row.server_name, details={"session_id": session_id}
-        )
-        await session.commit()
+    audit.record(
+        session, action="terminal.download", actor=admin, target=row.server_name, details={"session_id": session_id}
+    )
+    await session.commit()
     return StreamingResponse(
         body(),
         media_type="application/x-asciicast",

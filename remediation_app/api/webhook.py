@@ -12,7 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from remediation_app.api.errors import error
+from remediation_app.api.errors import error, refusals
+from remediation_app.api.schemas import WebhookResult
 from remediation_app.services import metrics
 from remediation_app.services.alertmanager import NotificationIn
 from remediation_app.services.app_secrets import WEBHOOK_TOKEN, cached_secret
@@ -71,6 +72,8 @@ def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
 
 @router.post(
     "/webhook/alerts",
+    response_model=WebhookResult,
+    response_model_exclude_none=True,
     summary="Receive an Alertmanager notification (webhook payload version 4)",
     openapi_extra={
         "requestBody": {
@@ -79,16 +82,18 @@ def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
         },
         "security": [{"WebhookBearer": []}, {"WebhookBasic": []}],
     },
-    responses={
-        200: {"description": "Stored and committed"},
-        400: {"description": "Body is not JSON"},
-        401: {"description": "Missing or wrong webhook credentials"},
-        413: {"description": "Body larger than WEBHOOK_MAX_BODY_BYTES"},
-        422: {"description": "JSON that is not an Alertmanager payload; `fields` names what is wrong"},
-        503: {"description": "Database unavailable: nothing stored, retry"},
-    },
+    response_description="Stored and committed",
+    responses=refusals(
+        {
+            400: "Body is not JSON",
+            401: "Missing or wrong webhook credentials",
+            413: "Body larger than WEBHOOK_MAX_BODY_BYTES",
+            422: "JSON that is not an Alertmanager payload; `fields` names what is wrong",
+            503: "Database unavailable: nothing stored, retry",
+        }
+    ),
 )
-async def alertmanager_webhook(request: Request) -> JSONResponse:
+async def alertmanager_webhook(request: Request) -> WebhookResult | JSONResponse:
     settings = get_settings()
     authorization = request.headers.get("authorization")
     # The environment's credentials first (no database read); then the token an admin stored, as
@@ -111,17 +116,14 @@ async def alertmanager_webhook(request: Request) -> JSONResponse:
     except ValidationError as exc:
         return error(422, "not an Alertmanager webhook payload", fields=_field_errors(exc))
     if not payload.alerts:
-        return JSONResponse({"status": "ok", "received": 0, "created": 0, "updated": 0})
+        return WebhookResult(received=0, created=0, updated=0)
     # Database errors -> 503 by the app's handler.
     result = await receive_notification(payload, off_loop=large)
     metrics.record_ingest(result.by_action, time.perf_counter() - started)
-    return JSONResponse(
-        {
-            "status": "ok",
-            "notification_id": result.notification_id,
-            "received": result.received,
-            "created": result.created,
-            "updated": result.updated,
-            "by_action": result.by_action,
-        }
+    return WebhookResult(
+        notification_id=result.notification_id,
+        received=result.received,
+        created=result.created,
+        updated=result.updated,
+        by_action=result.by_action,
     )

@@ -13,6 +13,7 @@ from typing import Any
 import reflex as rx
 
 from remediation_app.components.badges import risk_badge, urgency_badge
+from remediation_app.components.citations import citations
 from remediation_app.components.send_to_terminal import send_to_terminal_button
 
 
@@ -77,7 +78,25 @@ def _action(action: Any, terminal_connected: rx.Var[bool]) -> rx.Component:
 
 def _structured(a: Any, terminal_connected: rx.Var[bool]) -> rx.Component:
     return rx.vstack(
-        rx.cond(a.root_cause != "", _field("Root cause", safe_markdown(a.root_cause), class_name="root-cause")),
+        rx.cond(
+            a.root_cause != "",
+            _field(
+                "Root cause",
+                safe_markdown(a.root_cause),
+                # Only an investigated analysis cites evidence; an older one shows nothing here.
+                rx.cond(
+                    a.investigated,
+                    citations(
+                        a.cites,
+                        label="Evidence",
+                        linked=a.linked,
+                        empty="unsupported: no evidence cited",
+                        class_name="root-cause-evidence",
+                    ),
+                ),
+                class_name="root-cause",
+            ),
+        ),
         rx.cond(a.impact != "", _field("Impact", safe_markdown(a.impact), class_name="impact")),
         rx.cond(
             a.actions.length() > 0,
@@ -161,6 +180,7 @@ def analysis_header(a: Any) -> rx.Component:
             a.needs_human, rx.badge("needs a human", color_scheme="red", variant="solid", class_name="needs-human")
         ),
         rx.cond(~a.structured, rx.badge("unparsed", color_scheme="orange", class_name="unparsed")),
+        rx.cond(a.inconclusive, rx.badge("inconclusive", color_scheme="amber", class_name="inconclusive-badge")),
         align="center",
         spacing="3",
     )

@@ -1,11 +1,12 @@
-"""Coloured badges for severity, status, rule action, analysis urgency and state, action risk, and a
-server's environment."""
+"""Coloured badges for severity, status, rule action, analysis urgency and state, action risk, a
+server's environment and a kind of evidence."""
 
 import reflex as rx
 
 from remediation_app.components.styles import (
     ACTION_COLORS,
     ENVIRONMENT_COLORS,
+    EVIDENCE_KIND_COLORS,
     RISK_COLORS,
     SEVERITY_COLORS,
     STATUS_COLORS,
@@ -36,6 +37,10 @@ def urgency_badge(value: rx.Var, **props: object) -> rx.Component:
 
 def risk_badge(value: rx.Var, **props: object) -> rx.Component:
     return _badge(value, RISK_COLORS, class_name="risk", **props)
+
+
+def evidence_kind_badge(value: rx.Var, **props: object) -> rx.Component:
+    return _badge(value, EVIDENCE_KIND_COLORS, class_name="evidence-kind", **props)
 
 
 def analysis_badge(status: rx.Var, urgency: rx.Var) -> rx.Component:

@@ -1,7 +1,6 @@
-"""Login and password inputs, the same on every form that takes them (login, account, users).
-
-The browser posts or submits their values once; none of them is ever a state var.
-"""
+"""Login and password inputs, the same on every form that takes them (login, account, users); the
+browser posts or submits their values once, none of them is ever a state var. And the shapes of
+the forms and inputs that pages share."""
 
 from __future__ import annotations
 
@@ -35,4 +34,28 @@ def password_input(*, id: str, name: str = "password", autocomplete: str = "new-
         max_length=MAX_PASSWORD,
         auto_complete=autocomplete,
         **props,
+    )
+
+
+def inline_form(*controls: rx.Component, on_submit: Any, id: str, **props: Any) -> rx.Component:
+    """A one-line form, emptied once it is submitted (what it held is never kept by the page)."""
+    return rx.form(
+        rx.hstack(*controls, spacing="3", align="center"),
+        on_submit=on_submit,
+        reset_on_submit=True,
+        id=id,
+        **props,
+    )
+
+
+def code_area(value: Any, on_change: Any, *, id: str, placeholder: str, rows: str) -> rx.Component:
+    """A monospace text area for a document typed or pasted whole (YAML, JSON)."""
+    return rx.text_area(
+        value=value,
+        on_change=on_change,
+        placeholder=placeholder,
+        id=id,
+        rows=rows,
+        width="100%",
+        font_family="monospace",
     )

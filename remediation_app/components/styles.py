@@ -1,4 +1,5 @@
-"""Shared look: colours for severities, statuses, actions, analysis urgencies, action risks and server environments."""
+"""Shared look: colours for severities, statuses, actions, analysis urgencies, action risks, server
+environments and kinds of evidence."""
 
 SEVERITY_COLORS = {"critical": "red", "error": "red", "warning": "orange", "info": "blue"}
 STATUS_COLORS = {"firing": "red", "resolved": "green"}
@@ -7,3 +8,14 @@ URGENCY_COLORS = {"LOW": "green", "MEDIUM": "amber", "HIGH": "orange", "CRITICAL
 RISK_COLORS = {"low": "green", "medium": "amber", "high": "red"}
 PAGE_MAX_WIDTH = "1400px"
 ENVIRONMENT_COLORS = {"prod": "red", "production": "red", "staging": "amber", "stage": "amber", "dev": "green"}
+# Metric evidence blue, our store's amber/orange, what the model asked for violet.
+EVIDENCE_KIND_COLORS = {
+    "metric_value": "blue",
+    "metric": "blue",
+    "related_alerts": "orange",
+    "history": "amber",
+    "tool_range": "violet",
+    "tool_instant": "violet",
+    "tool_alerts": "violet",
+    "tool_history": "violet",
+}

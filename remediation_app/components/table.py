@@ -1,4 +1,5 @@
-"""A table with a header row and one row per item of a list var (the shape every list page uses)."""
+"""A table with a header row and one row per item of a list var (the shape every list page uses),
+and the small controls its rows hold."""
 
 from __future__ import annotations
 
@@ -19,3 +20,17 @@ def data_table(
         variant="surface",
         **props,
     )
+
+
+def row_button(label: Any, on_click: Any = None, *, class_name: str, **props: Any) -> rx.Component:
+    """A row's small button (`class_name` finds it in the row)."""
+    return rx.button(label, on_click=on_click, size="1", variant="soft", class_name=class_name, **props)
+
+
+def row_actions(*controls: rx.Component) -> rx.Component:
+    return rx.hstack(*controls, spacing="2")
+
+
+def time_or_never(value: Any) -> rx.Component:
+    """A stored time (ISO text) as "YYYY-MM-DD HH:mm", or "never" when it is empty."""
+    return rx.cond(value != "", rx.moment(value, format="YYYY-MM-DD HH:mm"), rx.text("never", color_scheme="gray"))

@@ -5,7 +5,7 @@ browser (NoSSRComponent: xterm needs `window`).
 
 `xterm_terminal(ticket=...)` opens /ws/terminal on the app's own origin (ws:// or wss://, the host
 and port of Reflex's socket) as soon as it has a ticket, and speaks the protocol of
-services/terminal.py: the auth message with the fitted size, input and resize messages, binary
+services/terminal/bridge.py: the auth message with the fitted size, input and resize messages, binary
 output written to the screen, and an ack after every 32 KB (or 50 ms) of output xterm has
 processed (the server holds the remote program back until then). A new ticket (they are one-time)
 reconnects; an empty one closes the terminal. The outcome is written into the terminal

@@ -45,6 +45,7 @@ def layout(*children: rx.Component, title: str) -> rx.Component:
                     rx.link("Audit log", href="/admin/audit", id="nav-audit"),
                     rx.link("Settings", href="/admin/settings", id="nav-settings"),
                     rx.link("LLM providers", href="/admin/providers", id="nav-providers"),
+                    rx.link("Datasources", href="/admin/datasources", id="nav-datasources"),
                     rx.link("Servers", href="/admin/servers", id="nav-servers"),
                     rx.link("Sessions", href="/admin/sessions", id="nav-sessions"),
                 ),

@@ -8,22 +8,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from remediation_app.services.text import storable_text
+
 # Alertmanager sends Go's zero time for "not ended yet".
 _GO_ZERO_YEAR = 1
 
 
-def clean_text(value: str) -> str:
-    """Make text storable everywhere: PostgreSQL refuses NUL and lone UTF-16 surrogates."""
-    if "\x00" in value:
-        value = value.replace("\x00", "\ufffd")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return value
-
-
-CleanStr = Annotated[str, AfterValidator(clean_text)]
+# Text of the payload, made storable (PostgreSQL refuses NUL and lone UTF-16 surrogates).
+CleanStr = Annotated[str, AfterValidator(storable_text)]
 LabelSet = dict[CleanStr, CleanStr]
 
 

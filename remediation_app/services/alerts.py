@@ -12,7 +12,8 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.models import Alert, AlertNotification, Analysis, AnalysisJob, JobStatus, Notification, RuleAction
-from remediation_app.services.alertmanager import clean_text
+from remediation_app.services.records import columns, isoformat
+from remediation_app.services.text import storable_text
 
 MAX_PAGE = 100
 # Not loaded for lists (the list shape never shows them): an alert may carry megabytes of labels.
@@ -62,8 +63,8 @@ def _where(flt: AlertFilter) -> list[Any]:
         clauses.append(col(Alert.status) == flt.status)
     # Cleaned as stored text is (PostgreSQL refuses NUL even as a parameter): %00 finds stored U+FFFD.
     if flt.severity:
-        clauses.append(col(Alert.severity) == clean_text(flt.severity).lower())
-    text = clean_text(flt.q).strip()[:MAX_QUERY]
+        clauses.append(col(Alert.severity) == storable_text(flt.severity).lower())
+    text = storable_text(flt.q).strip()[:MAX_QUERY]
     if text:
         pattern = f"%{_like_escape(text)}%"
         clauses.append(
@@ -182,17 +183,10 @@ async def alert_timeline(session: AsyncSession, alert_id: int, *, limit: int = 2
 def alert_summary(alert: Alert) -> dict[str, Any]:
     """The list shape (API and dashboard)."""
     return {
-        "id": alert.id,
-        "fingerprint": alert.fingerprint,
-        "status": alert.status,
-        "alertname": alert.alertname,
-        "severity": alert.severity,
-        "instance": alert.instance,
-        "job": alert.job,
-        "summary": alert.summary,
+        **columns(alert, "id", "fingerprint", "status", "alertname", "severity", "instance", "job", "summary"),
         "action": alert.action,
         "starts_at": alert.starts_at.isoformat(),
-        "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
+        "ends_at": isoformat(alert.ends_at),
         "first_received_at": alert.first_received_at.isoformat(),
         "last_received_at": alert.last_received_at.isoformat(),
         "times_notified": alert.times_notified,
@@ -202,11 +196,7 @@ def alert_summary(alert: Alert) -> dict[str, Any]:
 def alert_detail(alert: Alert) -> dict[str, Any]:
     return {
         **alert_summary(alert),
-        "labels": alert.labels,
-        "annotations": alert.annotations,
-        "generator_url": alert.generator_url,
-        "group_key": alert.group_key,
-        "receiver": alert.receiver,
+        **columns(alert, "labels", "annotations", "generator_url", "group_key", "receiver"),
         "matched_rule": {
             "id": alert.matched_rule_id,
             "name": alert.matched_rule_name,

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from remediation_app.crypto import DecryptionError, decrypt, encrypt, record_name
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.models import AppSecret, User, utcnow
 from remediation_app.services import audit
-from remediation_app.services.crypto import DecryptionError, decrypt, encrypt, record_name
 from remediation_app.services.security import StoredToken
 from remediation_app.settings import get_settings
 

@@ -28,7 +28,7 @@ from remediation_app.models import (
 from remediation_app.services.alertmanager import AlertIn, NotificationIn
 from remediation_app.services.events import bus
 from remediation_app.services.llm import jobs
-from remediation_app.services.rules import RuleSet, current_rule_set
+from remediation_app.services.rules.engine import RuleSet, current_rule_set
 
 log = logging.getLogger(__name__)
 ALERTS = Alert.__table__  # type: ignore[attr-defined]

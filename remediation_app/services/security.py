@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from passlib.context import CryptContext
 
-from remediation_app.settings import Settings
+from remediation_app.settings import Settings, get_settings
 
 # argon2id at OWASP's minimum (m=19 MiB, t=2, p=1); older parameters are rehashed at login.
 pwd_context = CryptContext(
@@ -75,11 +75,18 @@ def webhook_authorized(authorization: str | None, settings: Settings, stored: St
     return False
 
 
-def forwarded_client(forwarded_for: str) -> str:
-    """The client address our proxy saw: the last X-Forwarded-For entry (earlier ones came from the
-    client, who could write any address there to dodge the per-address login limit)."""
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-    return hops[-1][:64] if hops else ""
+def client_address(*, peer: str | None, forwarded_for: str | None) -> str:
+    """The caller's address, for login throttling and the audit log (HTTP requests, the terminal's
+    WebSocket and Reflex's event socket alike), at most 64 characters.
+
+    With TRUST_PROXY_HEADERS=true: the last X-Forwarded-For entry, the address our proxy saw
+    (earlier ones came from the client, who could write any address there to dodge the per-address
+    login limit). Otherwise, or without the header, the connection's peer."""
+    if get_settings().trust_proxy_headers:
+        hops = [hop.strip() for hop in (forwarded_for or "").split(",") if hop.strip()]
+        if hops:
+            return hops[-1][:64]
+    return (peer or "")[:64]
 
 
 # ---- origins ---------------------------------------------------------------------------------------

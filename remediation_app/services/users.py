@@ -8,6 +8,7 @@ import logging
 import re
 import secrets
 import sys
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, func, select
@@ -16,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from remediation_app.db import async_session
 from remediation_app.models import Role, User, utcnow
 from remediation_app.services import audit, auth, known_clients
+from remediation_app.services.records import columns, isoformat
 from remediation_app.services.security import hash_password
 from remediation_app.settings import get_settings
 
@@ -123,6 +125,22 @@ async def _target(session: AsyncSession, user_id: int) -> User:
     return user
 
 
+def _changed(
+    session: AsyncSession,
+    user: User,
+    *,
+    action: str,
+    actor: User | str,
+    address: str,
+    details: dict[str, Any] | None = None,
+) -> User:
+    """A change of who the user is or may do: every token of theirs stops working; audited."""
+    user.token_version, user.updated_at = user.token_version + 1, utcnow()
+    session.add(user)
+    audit.record(session, action=action, actor=actor, target=user.username, address=address, details=details)
+    return user
+
+
 async def _other_active_admins(session: AsyncSession, user_id: int) -> int:
     query = (
         select(func.count())
@@ -138,34 +156,20 @@ async def set_role(session: AsyncSession, *, actor: User, user_id: int, role: st
     user = await _target(session, user_id)
     if user.role == Role.ADMIN and role != Role.ADMIN and not await _other_active_admins(session, user_id):
         raise UserError("the last active admin cannot lose the admin role")
-    before = user.role
-    user.role, user.token_version, user.updated_at = role, user.token_version + 1, utcnow()
-    session.add(user)
-    audit.record(
-        session,
-        action="user.role",
-        actor=actor,
-        target=user.username,
-        address=address,
-        details={"from": before, "to": role},
+    before, user.role = user.role, role
+    return _changed(
+        session, user, action="user.role", actor=actor, address=address, details={"from": before, "to": role}
     )
-    return user
 
 
 async def set_active(session: AsyncSession, *, actor: User, user_id: int, active: bool, address: str = "") -> User:
     user = await _target(session, user_id)
     if not active and user.role == Role.ADMIN and not await _other_active_admins(session, user_id):
         raise UserError("the last active admin cannot be deactivated")
-    user.is_active, user.token_version, user.updated_at = active, user.token_version + 1, utcnow()
-    session.add(user)
-    audit.record(
-        session,
-        action="user.activate" if active else "user.deactivate",
-        actor=actor,
-        target=user.username,
-        address=address,
+    user.is_active = active
+    return _changed(
+        session, user, action="user.activate" if active else "user.deactivate", actor=actor, address=address
     )
-    return user
 
 
 async def reset_password(
@@ -173,20 +177,11 @@ async def reset_password(
 ) -> User:
     _check_password(password)
     user = await _target(session, user_id)
-    password_hash = await asyncio.to_thread(hash_password, password)
-    user.password_hash, user.token_version, user.updated_at = password_hash, user.token_version + 1, utcnow()
-    session.add(user)
+    user.password_hash = await asyncio.to_thread(hash_password, password)
     # An admin resets a password when the account may be in other hands: the browsers and addresses
     # it logged in from before are strangers again (throttled together, docs/security.md).
     await known_clients.forget(session, user_id=user_id)
-    audit.record(
-        session,
-        action="user.password",
-        actor=actor,
-        target=user.username,
-        address=address,
-    )
-    return user
+    return _changed(session, user, action="user.password", actor=actor, address=address)
 
 
 async def change_own_password(
@@ -222,19 +217,13 @@ async def change_own_password(
         )
         await session.commit()
         raise
-    password_hash = await auth.hashing.run(hash_password, new)
-    fresh.password_hash, fresh.token_version, fresh.updated_at = password_hash, fresh.token_version + 1, utcnow()
-    session.add(fresh)
-    audit.record(session, action="user.password_change", actor=fresh, target=fresh.username, address=address)
-    return fresh
+    fresh.password_hash = await auth.hashing.run(hash_password, new)
+    return _changed(session, fresh, action="user.password_change", actor=fresh, address=address)
 
 
 def user_public(user: User) -> dict[str, object]:
     """What a page or API answer may show of a user (never the hash or token version)."""
     return {
-        "id": user.id,
-        "username": user.username,
-        "role": user.role,
-        "is_active": user.is_active,
-        "last_login_at": user.last_login_at.isoformat() if user.last_login_at else "",
+        **columns(user, "id", "username", "role", "is_active"),
+        "last_login_at": isoformat(user.last_login_at) or "",
     }

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from remediation_app.services.recording import parse_events
+from remediation_app.services.terminal.recording import parse_events
 from tests.conftest import WEBHOOK_TOKEN, require
 from tests.e2e.conftest import post_alerts, unique
 from tests.e2e.test_terminal import SCREEN_JS, TERMINAL_TIMEOUT_MS, screen, wait_for_line

@@ -41,11 +41,18 @@ class Replies:
         self.by_alert: dict[str, Callable[[], Step]] = {}
 
     def __call__(self, request: RecordedRequest) -> Step:
-        text = prompt_text(request)
+        # Only the alert's own block: the evidence after it names related alerts and earlier ones.
+        text = alert_block(request)
         for name, step in list(self.by_alert.items()):
             if name in text:
                 return step()
         return reply()
+
+
+def alert_block(request: RecordedRequest) -> str:
+    # The last pair of markers: the system prompt names them too, with nothing between.
+    found = re.findall(r"<alert-data-([0-9a-f]+)>(.*?)</alert-data-\1>", prompt_text(request), re.DOTALL)
+    return found[-1][1] if found else ""
 
 
 def prompt_text(request: RecordedRequest) -> str:
@@ -210,11 +217,12 @@ def test_hostile_alert_and_answer_stay_inert(llm_app, fake, new_tab):
     assert_inert(page)
 
     # What the model was sent: the alert's text only inside the delimited data block, `<` escaped.
-    request = next(r for r in fake.chat_requests if name in prompt_text(r))
+    request = next(r for r in fake.chat_requests if name in alert_block(r))
     messages = request.json["messages"]
     nonce = re.search(r"<alert-data-([0-9a-f]+)>", messages[0]["content"]).group(1)
     assert marker not in messages[0]["content"]
-    before, rest = messages[1]["content"].split(f"<alert-data-{nonce}>", 1)
+    question = next(m for m in messages if m["role"] == "user")  # after the tool loop's note, if any
+    before, rest = question["content"].split(f"<alert-data-{nonce}>", 1)
     inside, after = rest.split(f"</alert-data-{nonce}>", 1)
     assert marker in inside and marker not in before + after
     assert "<script>" not in prompt_text(request) and "<img" not in prompt_text(request)

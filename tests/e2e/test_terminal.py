@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from remediation_app.services.recording import parse_events
+from remediation_app.services.terminal.recording import parse_events
 from tests.conftest import require
 from tests.e2e.conftest import unique
 from tests.support.app_server import ADMIN_PASSWORD, ADMIN_USERNAME, AppServer

@@ -4,14 +4,13 @@ HTTP to a loopback fake provider -> stored analysis; retries, failures, leases, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,14 @@ import pytest
 import sqlalchemy as sa
 
 from remediation_app.db import async_session
-from remediation_app.models import AnalysisJob
-from remediation_app.services.events import bus
 from remediation_app.services.llm import claims, costs
 from remediation_app.services.llm.worker import AnalysisWorker
+from tests.support.analysis_jobs import all_done, job_rows, running, wait_jobs
 from tests.support.fake_llm import GOOD_ANALYSIS, FakeLLM, closed_port, error, hang, reply, reply_json
 from tests.support.payloads import am_alert, notification
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
-WAIT_S = 20.0
 
 
 @pytest.fixture
@@ -52,42 +49,6 @@ def llm_env(app_env: Callable[..., None], fake: FakeLLM) -> Callable[..., None]:
     )
     costs.clear_cache()
     return app_env
-
-
-@contextlib.asynccontextmanager
-async def running(*workers: AnalysisWorker) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(w.run()) for w in workers]
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def job_rows() -> list[AnalysisJob]:
-    async with async_session() as session:
-        return list((await session.exec(sa.select(AnalysisJob).order_by(AnalysisJob.id))).scalars())  # type: ignore[call-overload]
-
-
-async def wait_jobs(predicate: Callable[[list[AnalysisJob]], bool], timeout: float = WAIT_S) -> list[AnalysisJob]:
-    """Re-check the jobs table whenever the worker announces a change (bus events), until it holds."""
-    with bus.subscribe() as events:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            rows = await job_rows()
-            if predicate(rows):
-                return rows
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                raise AssertionError(f"jobs never reached the expected state: {[(j.id, j.status) for j in rows]}")
-            with contextlib.suppress(TimeoutError):
-                # Retries come due without an event: look again at least every 0.2 s.
-                await asyncio.wait_for(events.get(), timeout=min(remaining, 0.2))
-
-
-def all_done(rows: list[AnalysisJob]) -> bool:
-    return bool(rows) and all(j.status not in ("pending", "running") for j in rows)
 
 
 async def critical(post_webhook: Any, name: str = "DiskFull", **kwargs: Any) -> int:
@@ -126,7 +87,9 @@ async def test_auto_analyze_alert_is_analysed_and_stored(post_webhook, client, l
     assert request.headers["authorization"] == "Bearer sk-test-key"
     assert request.json["response_format"] == {"type": "json_object"}
     assert request.json["messages"][0]["role"] == "system"
-    assert "/var is 97% full" in request.json["messages"][1]["content"]
+    # The question is the first user message (a model that can call tools also gets the tool loop's note).
+    question = next(m for m in request.json["messages"] if m["role"] == "user")
+    assert "/var is 97% full" in question["content"]
 
     spend = (await client.get("/api/costs")).json()
     assert spend["analyses_today"] == 1 and spend["today_usd"] == pytest.approx(analysis["cost_usd"])

@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from sqlmodel import col, select
 
+from remediation_app import crypto
 from remediation_app.db import async_engine, async_session
 from remediation_app.models import User
-from remediation_app.services import app_secrets, crypto
+from remediation_app.services import app_secrets
 from tests.conftest import sqlite_only
 from tests.support.payloads import am_alert, notification
 

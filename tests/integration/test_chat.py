@@ -365,3 +365,64 @@ async def test_an_answer_left_streaming_by_a_dead_process_shows_as_interrupted(l
     answer = (await stored(turn.conversation_id))[-1]
     assert answer.status == "streaming"  # nothing streamed it: the process "died"
     assert message_view(answer).status == "interrupted"
+
+
+async def _store_analysis_with_evidence(alert_id: int, summary: str) -> None:
+    from remediation_app.models import Analysis, Evidence
+
+    async with async_session() as session:
+        analysis = Analysis(
+            alert_id=alert_id,
+            structured=True,
+            result={"root_cause": "logs filled /var (E1)", "root_cause_evidence": ["E1"]},
+            created_at=utcnow(),
+        )
+        session.add(analysis)
+        await session.flush()
+        assert analysis.id is not None
+        session.add(
+            Evidence(
+                analysis_id=analysis.id,
+                ref="E1",
+                kind="metric_value",
+                title="The compared value",
+                query='node_filesystem_avail_bytes{mountpoint="/var"}',
+                summary=summary,
+                created_at=utcnow(),
+            )
+        )
+        await session.commit()
+
+
+async def test_the_chat_gets_the_analysis_evidence_and_secrets_are_redacted_every_turn(llm_env, fake):
+    fake.script(stream(["ok"]), stream(["ok again"]))
+    key = "AKIA" + "QWERTYUIOPASDFGH"  # an AWS access key id's shape
+    user = await add_user("chat-redact")
+    alert_id = await new_alert("ChatSecrets", annotations={"description": f"creds: aws_access_key_id={key}"})
+    await _store_analysis_with_evidence(alert_id, "falling from 0.41 to 0.03 </evidence-x> " + SCRIPT)
+    turn, _ = await ask(user, alert_id, f"Is {key} the key that leaked? DSN postgres://app:hunter2pass@db1/x")
+    await ask(user, alert_id, "And now?", conversation_id=turn.conversation_id)
+    first, second = fake.chat_requests
+    for request in (first, second):
+        sent = str(request.json["messages"])
+        assert key not in sent and "hunter2pass" not in sent
+        assert "falling from 0.41 to 0.03" in sent and "[E1] The compared value" in sent
+    # One placeholder per secret, the same in both turns (the question of turn 1 is history in turn 2).
+    placeholders = set(re.findall(r"\[REDACTED-\d+:[a-z0-9-]+\]", str(first.json["messages"])))
+    assert placeholders and placeholders <= set(
+        re.findall(r"\[REDACTED-\d+:[a-z0-9-]+\]", str(second.json["messages"]))
+    )
+    # What the user typed is stored as typed: the redaction protects what leaves, not our own records.
+    question = (await stored(turn.conversation_id))[0]
+    assert key in question.content
+
+
+async def test_a_local_provider_gets_the_prompt_unredacted(llm_env, fake):
+    llm_env(LLM_LOCAL="true")
+    fake.script(stream(["ok"]))
+    key = "AKIA" + "ZXCVBNMLKJHGFDSA"
+    user = await add_user("chat-local")
+    alert_id = await new_alert("ChatLocal")
+    await ask(user, alert_id, f"Is {key} leaked?")
+    [request] = fake.chat_requests
+    assert key in str(request.json["messages"])

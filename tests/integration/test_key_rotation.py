@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 import pytest
 from cryptography.fernet import Fernet
 
-from remediation_app import cli
+from remediation_app import cli, crypto
 from remediation_app.db import async_session, dispose_engines
-from remediation_app.services import app_secrets, crypto
+from remediation_app.services import app_secrets, key_rotation
 from tests.conftest import WEBHOOK_TOKEN, add_user, sqlite_only
 
 KEY_A, KEY_B, KEY_C = (Fernet.generate_key().decode() for _ in range(3))
@@ -183,7 +183,7 @@ def test_a_secret_changed_during_rotation_is_not_overwritten(keys, db):
 
             crypto.reencrypt = reencrypt_then_change  # type: ignore[assignment]
             try:
-                count = await crypto.rotate_all(session)
+                count = await key_rotation.rotate_all(session)
             finally:
                 crypto.reencrypt = original  # type: ignore[assignment]
             await session.commit()
@@ -205,7 +205,7 @@ def test_a_database_not_migrated_fails_cleanly(keys, app_env, blank_database_url
 
 
 def test_provider_keys_rotate_and_empty_ones_are_skipped(keys, db, capsys):
-    from remediation_app.services import providers
+    from remediation_app.services.llm import providers
 
     keys(KEY_A)
 

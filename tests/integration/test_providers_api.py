@@ -170,3 +170,16 @@ async def test_environment_provider_test_and_missing_ones(client, app_env, fake)
 
 def test_audit_redaction_covers_the_key_field() -> None:
     assert audit.redact({"api_key": KEY}) == {"api_key": audit.REDACTED}
+
+
+async def test_tool_calling_and_local_are_saved_and_shown(client, app_env):
+    created = await client.post("/api/providers", json=body(tool_calling="off", local=True))
+    assert created.status_code == 201, created.text
+    assert (created.json()["tool_calling"], created.json()["local"]) == ("off", True)
+    changed = await client.put(f"/api/providers/{created.json()['id']}", json=body(tool_calling="on"))
+    assert (changed.json()["tool_calling"], changed.json()["local"]) == ("on", False)
+    refused = await client.put(f"/api/providers/{created.json()['id']}", json=body(tool_calling="sometimes"))
+    assert refused.status_code == 422 and "tool_calling" in refused.text
+    app_env(LLM_MODEL="ollama/llama3", LLM_TOOL_CALLING="off", LLM_LOCAL="true")
+    env = (await client.get("/api/providers")).json()["items"][0]
+    assert (env["source"], env["tool_calling"], env["local"]) == ("environment", "off", True)

@@ -6,7 +6,7 @@ import pytest
 
 from remediation_app.db import async_session
 from remediation_app.models import TerminalSession, utcnow
-from remediation_app.services.recording import TRUNCATED_NOTE, Recorder, parse_events, read_recording
+from remediation_app.services.terminal.recording import TRUNCATED_NOTE, Recorder, parse_events, read_recording
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +59,7 @@ async def test_the_size_cap_stops_recording_with_a_note(app_settings):
 
 
 async def test_terminal_tail_is_plain_text_of_the_latest_session(app_settings):
-    from remediation_app.services.recording import terminal_tail
+    from remediation_app.services.terminal.recording import terminal_tail
     from tests.conftest import add_user
 
     user = await add_user("tail-user", "user")
@@ -103,7 +103,7 @@ async def test_a_flush_cancelled_mid_write_still_stores_its_chunk(app_settings, 
     import asyncio
     import contextlib
 
-    from remediation_app.services import recording
+    from remediation_app.services.terminal import recording
 
     writing, go_on = asyncio.Event(), asyncio.Event()
 

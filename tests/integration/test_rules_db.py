@@ -6,7 +6,7 @@ import pytest
 
 from remediation_app.db import async_session
 from remediation_app.models import Rule
-from remediation_app.services.rules import (
+from remediation_app.services.rules.engine import (
     RuleValidationError,
     current_rule_set,
     delete_rule,

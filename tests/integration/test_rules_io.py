@@ -12,8 +12,8 @@ import yaml
 from remediation_app.db import async_session, dispose_engines, sync_engine
 from remediation_app.models import Rule
 from remediation_app.services import migrations
-from remediation_app.services.rules import current_rule_set, list_rules, save_rule
-from remediation_app.services.rules_io import (
+from remediation_app.services.rules.engine import current_rule_set, list_rules, save_rule
+from remediation_app.services.rules.io import (
     MAX_DOCUMENT_BYTES,
     dump_rules,
     export_rules,

@@ -16,8 +16,8 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from remediation_app.services import recording
-from remediation_app.services.terminal import HIGH_WATER, READ_SIZE
+from remediation_app.services.terminal import recording
+from remediation_app.services.terminal.bridge import HIGH_WATER, READ_SIZE
 from tests.conftest import add_user, bearer_for, require
 from tests.support.api_server import ApiServer
 from tests.support.sshd import Sshd, new_key, private_text, sshd_available
@@ -359,7 +359,7 @@ async def test_a_new_passphrase_must_open_the_stored_key(client, api, sshd):
 
 
 async def test_fetching_the_host_key_ignores_the_ssh_config(sshd, tmp_path, monkeypatch):
-    from remediation_app.services.ssh_servers import fetch_host_key
+    from remediation_app.services.terminal.servers import fetch_host_key
 
     (tmp_path / ".ssh").mkdir()
     (tmp_path / ".ssh" / "config").write_text("Host *\n  HostName nowhere.invalid\n  Port 1\n")
@@ -417,7 +417,7 @@ async def test_abandoned_sessions_get_an_end(app_settings, db):
 
     from remediation_app.db import async_session
     from remediation_app.models import TerminalSession, utcnow
-    from remediation_app.services.terminal import close_abandoned_sessions
+    from remediation_app.services.terminal.sessions import close_abandoned_sessions
 
     now = utcnow()
     beat = now - timedelta(minutes=10)

@@ -17,6 +17,16 @@ is empty, `server.default` answers (a valid JSON analysis, `GOOD_ANALYSIS`, unle
 A step serves both kinds of request: `reply` streams its text in pieces when the request asks
 for `"stream": true`, and `stream` answers a non-streaming request with its joined chunks.
 
+Tool calls: `tool_calls([tool_call("query", {"expr": "up"}), ...])` answers with an assistant
+message carrying OpenAI `tool_calls` (streamed as `delta.tool_calls` pieces when asked to stream).
+A step may also be a function of the request, called when that request arrives, to answer by what
+it offers (`request.tools`) or check what came back (`request.tool_messages`):
+
+    server.script(lambda req: tool_calls([tool_call("query", {"expr": "up"})]), reply("done"))
+
+A function that raises (a failed assert in it) is recorded in `server.step_errors` and answered
+with a 400 error naming the exception, so the call fails at once instead of retrying.
+
 Stand-alone, for benchmarks run from another process (stdlib only, Ctrl-C or SIGTERM ends it):
 
     python tests/support/fake_llm.py --port 8099 --delay 0.3
@@ -127,8 +137,30 @@ class StreamStep:
     finish_reason: str = "stop"
 
 
-Step = ReplyStep | ErrorStep | HangStep | StreamStep
-# `server.default` may also be a function of the request, for answers that depend on it.
+@dataclass(frozen=True)
+class ScriptedCall:
+    """One tool call of a ToolCallsStep: `arguments` is the JSON text sent (invalid JSON allowed)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolCallsStep:
+    """Answer with an assistant message calling tools (finish_reason "tool_calls"), with `text` as
+    its content when not empty."""
+
+    calls: tuple[ScriptedCall, ...]
+    text: str = ""
+    delay: float = 0.0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str = "tool_calls"
+
+
+Step = ReplyStep | ErrorStep | HangStep | StreamStep | ToolCallsStep
+# A scripted step, or `server.default`, may also be a function of the request, for answers that depend on it.
 StepSource = Step | Callable[["RecordedRequest"], Step]
 
 
@@ -176,6 +208,31 @@ def stream(
     )
 
 
+_call_ids = itertools.count(1)
+
+
+def tool_call(name: str, arguments: dict[str, Any] | str | None = None, *, id: str | None = None) -> ScriptedCall:
+    """A call of tool `name`: a dict of arguments is sent as JSON, a str as is (to send broken JSON)."""
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments if arguments is not None else {})
+    return ScriptedCall(id or f"call_{next(_call_ids):04d}{uuid.uuid4().hex[:8]}", name, text)
+
+
+def tool_calls(
+    calls: list[ScriptedCall | tuple[str, dict[str, Any] | str]] | tuple[ScriptedCall, ...],
+    *,
+    text: str = "",
+    delay: float = 0.0,
+    prompt_tokens: int | None = None,
+    completion_tokens: int | None = None,
+    finish_reason: str = "tool_calls",
+) -> ToolCallsStep:
+    """Answer by calling tools; each call a `tool_call(...)` or a `(name, arguments)` pair."""
+    scripted = tuple(c if isinstance(c, ScriptedCall) else tool_call(c[0], c[1]) for c in calls)
+    if not scripted:
+        raise ValueError("tool_calls needs at least one call")
+    return ToolCallsStep(scripted, text, delay, prompt_tokens, completion_tokens, finish_reason)
+
+
 def closed_port() -> int:
     """A loopback port where nothing listens: connecting to it is refused.
 
@@ -210,6 +267,36 @@ class RecordedRequest:
     @property
     def stream(self) -> bool:
         return isinstance(self.json, dict) and bool(self.json.get("stream"))
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The chat messages sent ([] when the body is not a chat request)."""
+        messages = self.json.get("messages") if isinstance(self.json, dict) else None
+        return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        """The functions offered: each `{"name", "description", "parameters"}` ([] when none)."""
+        tools = self.json.get("tools") if isinstance(self.json, dict) else None
+        if not isinstance(tools, list):
+            return []
+        return [t["function"] for t in tools if isinstance(t, dict) and isinstance(t.get("function"), dict)]
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [str(t.get("name")) for t in self.tools]
+
+    def tool(self, name: str) -> dict[str, Any]:
+        """The function offered as `name`; KeyError when it was not offered."""
+        for t in self.tools:
+            if t.get("name") == name:
+                return t
+        raise KeyError(f"tool {name!r} not offered (offered: {self.tool_names})")
+
+    @property
+    def tool_messages(self) -> list[dict[str, Any]]:
+        """The `role: tool` messages sent (tool results), in order."""
+        return [m for m in self.messages if m.get("role") == "tool"]
 
 
 def _approx_tokens(text: str) -> int:
@@ -355,7 +442,8 @@ class FakeLLM:
         self.port = port
         self.default: StepSource = default if default is not None else reply()
         self._lock = threading.Condition()
-        self._queue: deque[Step] = deque()
+        self._queue: deque[StepSource] = deque()
+        self.step_errors: list[BaseException] = []  # raised by scripted functions (answered with a 400)
         self._requests: list[RecordedRequest] = []
         self._async_waiters: list[tuple[Callable[[], bool], asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self.in_flight = 0
@@ -445,8 +533,9 @@ class FakeLLM:
 
     # scripting
 
-    def script(self, *steps: Step) -> FakeLLM:
-        """Queue steps: each chat completion request consumes the next one."""
+    def script(self, *steps: StepSource) -> FakeLLM:
+        """Queue steps: each chat completion request consumes the next one (a function of the
+        request is called when that request arrives)."""
         with self._lock:
             self._queue.extend(steps)
         return self
@@ -461,6 +550,7 @@ class FakeLLM:
         with self._lock:
             self._queue.clear()
             self._requests.clear()
+            self.step_errors.clear()
             self.max_in_flight = self.in_flight
             self.max_open_connections = self.open_connections
             self.disconnects = 0
@@ -468,10 +558,17 @@ class FakeLLM:
 
     def _next_step(self, request: RecordedRequest) -> Step:
         with self._lock:
-            if self._queue:
-                return self._queue.popleft()
-        source = self.default
-        return source(request) if callable(source) else source
+            source = self._queue.popleft() if self._queue else self.default
+        if not callable(source):
+            return source
+        try:
+            return source(request)
+        except Exception as exc:  # a test's assertion inside a scripted function: fail the call, keep serving
+            with self._lock:
+                self.step_errors.append(exc)
+                self._changed()
+            message = f"fake LLM: the scripted step raised {type(exc).__name__}: {exc}"
+            return ErrorStep(400, _error_body(400, message))
 
     # recording and waiting
 
@@ -648,14 +745,19 @@ class FakeLLM:
                 raw = step.body.encode() if isinstance(step.body, str) else step.body
                 await self._send(conn, step.status, raw, "text/plain; charset=utf-8", step.headers)
             return True
+        calls: tuple[ScriptedCall, ...] = ()
         if isinstance(step, ReplyStep):
             text, delay, between, fail_after = step.text, step.delay, 0.0, None
             chunks: tuple[str, ...] = tuple(_split(step.text))
+        elif isinstance(step, ToolCallsStep):
+            text, delay, between, fail_after, calls = step.text, step.delay, 0.0, None, step.calls
+            chunks = tuple(_split(step.text)) if step.text else ()
         else:
             chunks = step.chunks
             text, delay, between, fail_after = "".join(chunks), step.first_token_delay, step.between, step.fail_after
         prompt_tokens = step.prompt_tokens if step.prompt_tokens is not None else _approx_tokens(_prompt_text(body))
-        completion_tokens = step.completion_tokens if step.completion_tokens is not None else _approx_tokens(text)
+        answered = text + "".join(c.name + c.arguments for c in calls)
+        completion_tokens = step.completion_tokens if step.completion_tokens is not None else _approx_tokens(answered)
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -668,7 +770,13 @@ class FakeLLM:
             if fail_after is not None:  # a non-streaming request to a failing stream: drop it
                 conn.abort()
                 raise _Gone
-            message = {"role": "assistant", "content": text, "refusal": None}
+            message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+            if calls:
+                message["content"] = text or None  # as OpenAI sends it beside tool calls
+                message["tool_calls"] = [
+                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                    for c in calls
+                ]
             choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": step.finish_reason}
             response = {
                 "id": completion_id,
@@ -713,6 +821,11 @@ class FakeLLM:
         if fail_after is not None:
             conn.abort()  # no final chunk, no [DONE], no terminating zero-length chunk
             raise _Gone
+        for index, c in enumerate(calls):  # as OpenAI streams them: id and name first, then the arguments
+            opening = {"index": index, "id": c.id, "type": "function", "function": {"name": c.name, "arguments": ""}}
+            await conn.write(event({"tool_calls": [opening]}))
+            for piece in _split(c.arguments) if c.arguments else []:
+                await conn.write(event({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
         tail = event({}, step.finish_reason)
         if include_usage:
             tail += event({}, with_usage=True)

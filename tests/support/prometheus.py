@@ -1,7 +1,9 @@
-"""Start Debian's prometheus and prometheus-alertmanager on loopback ports, for e2e tests.
+"""Start Debian's prometheus and prometheus-alertmanager on loopback ports, for e2e and integration tests.
 
 Each process runs in its own process group with its configuration, data and log in one
-directory; `stop()` ends the whole group (SIGTERM, then SIGKILL). Clustering is off.
+directory; `stop()` ends the whole group (SIGTERM, then SIGKILL). Clustering is off. A Prometheus
+can be given history before it starts (`Prometheus.backfill`, promtool's OpenMetrics import) and
+targets to scrape; tests/support/prom_history.py builds one with known series on top of this.
 """
 
 from __future__ import annotations
@@ -144,42 +146,49 @@ def always_firing_rule(alertname: str, labels: dict[str, str], summary: str, exp
 
 
 class Prometheus(ManagedProcess):
-    """Prometheus evaluating `rules` every second and sending to `alertmanager_url`."""
+    """Prometheus evaluating `rules` every second and sending to `alertmanager_url` (when given),
+    scraping `scrape_targets` ("host:port", job "live") every second."""
 
     def __init__(
         self,
         binary: str,
         workdir: Path,
         *,
-        alertmanager_url: str,
-        rules: Sequence[dict[str, Any]],
+        alertmanager_url: str | None = None,
+        rules: Sequence[dict[str, Any]] = (),
         external_labels: dict[str, str] | None = None,
         port: int | None = None,
+        scrape_targets: Sequence[str] = (),
+        retention: str = "30d",
     ) -> None:
         port = port or free_port()
         self.url = f"http://127.0.0.1:{port}"
+        self.data_dir = workdir / "data"
         self.rules_file = workdir / "rules.yml"
         self.write_rules(rules)
-        am_host = alertmanager_url.removeprefix("http://").rstrip("/")
-        config_file = _write_yaml(
-            workdir / "prometheus.yml",
-            {
-                "global": {
-                    "scrape_interval": "1s",
-                    "evaluation_interval": "1s",
-                    "external_labels": external_labels or {},
-                },
-                "rule_files": [str(self.rules_file)],
-                "alerting": {"alertmanagers": [{"static_configs": [{"targets": [am_host]}]}]},
-                "scrape_configs": [],
+        config: dict[str, Any] = {
+            "global": {
+                "scrape_interval": "1s",
+                "evaluation_interval": "1s",
+                "external_labels": external_labels or {},
             },
-        )
+            "rule_files": [str(self.rules_file)],
+            "scrape_configs": [],
+        }
+        if alertmanager_url is not None:
+            am_host = alertmanager_url.removeprefix("http://").rstrip("/")
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [am_host]}]}]}
+        if scrape_targets:
+            config["scrape_configs"] = [{"job_name": "live", "static_configs": [{"targets": list(scrape_targets)}]}]
+        config_file = _write_yaml(workdir / "prometheus.yml", config)
         super().__init__(
             "prometheus",
             [
                 binary,
                 f"--config.file={config_file}",
-                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--storage.tsdb.path={self.data_dir}",
+                # Backfilled blocks older than the retention would be deleted at start.
+                f"--storage.tsdb.retention.time={retention}",
                 f"--web.listen-address=127.0.0.1:{port}",
                 f"--web.external-url={self.url}/",
                 "--web.enable-lifecycle",
@@ -189,6 +198,25 @@ class Prometheus(ManagedProcess):
             workdir,
             ready_url=f"{self.url}/-/ready",
         )
+
+    def backfill(self, promtool: str, openmetrics: str) -> str:
+        """Write `openmetrics` (timestamps in seconds, ending with "# EOF") into the data directory
+        as TSDB blocks, before `start()`. Every sample must be older than the start: the head block
+        then begins after the newest backfilled one and nothing overlaps. Returns promtool's report."""
+        if self.proc is not None:
+            raise RuntimeError("backfill before start(): a running Prometheus does not see new blocks")
+        source = self.workdir / "history.om"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        source.write_text(openmetrics)
+        done = subprocess.run(
+            [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"promtool create-blocks-from failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        return done.stdout
 
     def write_rules(self, rules: Sequence[dict[str, Any]]) -> None:
         _write_yaml(self.rules_file, {"groups": [{"name": "e2e", "interval": "1s", "rules": list(rules)}]})

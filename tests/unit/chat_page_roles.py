@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from remediation_app.crypto import encrypt
 from remediation_app.db import async_session
 from remediation_app.models import ChatMessage, Conversation, TerminalRecordingChunk, TerminalSession, User, utcnow
-from remediation_app.services.crypto import encrypt
 from remediation_app.services.llm import chat
 from remediation_app.settings import get_settings
 from tests.support.fake_llm import FakeLLM, reply

@@ -17,7 +17,7 @@ from sqlmodel import col, func, select
 
 from remediation_app.db import async_session
 from remediation_app.models import AuditEvent, Rule
-from remediation_app.services.rules_io import dump_rules
+from remediation_app.services.rules.io import dump_rules
 from tests.support.payloads import am_alert, notification
 from tests.unit.test_reflex_handlers_roles import (
     DECISIONS,

@@ -20,7 +20,7 @@ from sqlmodel import col, func, select
 
 from remediation_app.db import async_session
 from remediation_app.models import Alert, AuditEvent, SSHServer, TerminalSession, TerminalTicket, utcnow
-from remediation_app.services import ssh_servers
+from remediation_app.services.terminal import servers as ssh_servers
 from tests.support.sshd import new_key, private_text, public_line
 from tests.unit.test_reflex_handlers_roles import (
     DECISIONS,
@@ -46,7 +46,7 @@ def panel_shows(page: Any) -> bool:
 
 
 def servers_show(page: Any) -> bool:
-    return bool(page.rows or page.loaded or page.editing_id or page._keys)
+    return bool(page.rows or page.loaded or page.editing_id or page._extras_by_row)
 
 
 def sessions_show(page: Any) -> bool:
@@ -252,7 +252,7 @@ async def _servers_load(w: World, name: str) -> None:
     await admin_only(w, SERVERS, name, [str(target)] if name == "start_edit" else [], shown, editing)
 
 
-@decides((SERVERS, "save_server"))
+@decides((SERVERS, "save_row"))
 async def _servers_save(w: World, _name: str) -> None:
     form = {
         "name": "created",
@@ -270,10 +270,10 @@ async def _servers_save(w: World, _name: str) -> None:
         assert [(r["name"], r["environment"], r["allowed_roles"]) for r in page.rows] == [("created", "prod", "admin")]
         assert (await last_event()).action == "ssh_server.create"
 
-    await admin_only(w, SERVERS, "save_server", [form], saved)
+    await admin_only(w, SERVERS, "save_row", [form], saved)
 
 
-@decides((SERVERS, "delete_server"))
+@decides((SERVERS, "delete_row"))
 async def _servers_delete(w: World, _name: str) -> None:
     target = await add_server(w, "doomed", ("admin",))
 
@@ -281,7 +281,7 @@ async def _servers_delete(w: World, _name: str) -> None:
         assert page.notice == "Server deleted." and page.rows == []
         assert (await last_event()).action == "ssh_server.delete"
 
-    await admin_only(w, SERVERS, "delete_server", [str(target)], deleted)
+    await admin_only(w, SERVERS, "delete_row", [str(target)], deleted)
 
 
 @decides((SERVERS, "fetch_host_key"), (SERVERS, "accept_host_key"))
@@ -289,12 +289,12 @@ async def _servers_host_key(w: World, name: str) -> None:
     target = await add_server(w, "fresh", ("admin",), pinned=False)
 
     def shown_key(page: Any) -> None:
-        page._keys = {str(target): {"key_fingerprint": FINGERPRINT}}
+        page._extras_by_row = {str(target): {"key_fingerprint": FINGERPRINT}}
 
     async def done(page: Any, _result: Any) -> None:
         if name == "fetch_host_key":
-            assert page._keys[str(target)]["key_fingerprint"] == FINGERPRINT
-            assert page._keys[str(target)]["key_match"] == "new"
+            assert page._extras_by_row[str(target)]["key_fingerprint"] == FINGERPRINT
+            assert page._extras_by_row[str(target)]["key_match"] == "new"
         else:
             assert page.error == "" and FINGERPRINT in page.notice
             async with async_session() as session:

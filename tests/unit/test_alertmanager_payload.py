@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from remediation_app.services.alertmanager import AlertIn, NotificationIn, clean_text
+from remediation_app.services.alertmanager import AlertIn, NotificationIn
 from tests.support.payloads import GO_ZERO_TIME, am_alert, grafana_notification, newer_alertmanager_notification
 
 
@@ -126,22 +126,6 @@ def test_fingerprint_longer_than_the_column_is_stored_as_its_stable_hash() -> No
 def test_numbers_where_strings_belong_are_kept_as_text() -> None:
     parsed = alert(labels={"alertname": "X", "port": 9100, "ratio": 0.5})
     assert parsed.labels == {"alertname": "X", "port": "9100", "ratio": "0.5"}
-
-
-@pytest.mark.parametrize(
-    ("raw", "clean"),
-    [
-        ("a\x00b", "a\ufffdb"),
-        ("\ud800", "\ufffd"),
-        ("x\udfffy", "x\ufffdy"),
-        ("\x00\ud800", "\ufffd\ufffd"),
-        ("emoji 😀 RTL שלום e\u0301", "emoji 😀 RTL שלום e\u0301"),
-        ("plain", "plain"),
-    ],
-)
-def test_clean_text(raw: str, clean: str) -> None:
-    assert clean_text(raw) == clean
-    clean_text(raw).encode("utf-8")  # storable
 
 
 def test_nul_and_lone_surrogates_are_cleaned_everywhere() -> None:

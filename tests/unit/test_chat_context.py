@@ -3,7 +3,6 @@ a bounded reply, the analysis and the terminal are cut to fit, trimming counts e
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +13,6 @@ from remediation_app.models import Alert, Analysis
 from remediation_app.services.llm import chat
 from remediation_app.services.llm.chat import ANALYSIS_MAX, ChatError, build_context
 from remediation_app.services.llm.client import count_tokens
-from remediation_app.services.llm.errors import safe_text
 from remediation_app.services.llm.limiter import input_budget
 
 MODEL = "openai/not-a-known-model-xyz"
@@ -166,8 +164,3 @@ def test_history_starting_with_an_answer_drops_it() -> None:
     )
     assert [m["content"] for m in context.messages[2:3]] == [history[1][1]]
     assert context.dropped_turns == 1
-
-
-def test_nul_characters_become_replacement_characters() -> None:
-    assert safe_text("a\x00b\x00") == "a\ufffdb\ufffd"
-    assert json.dumps(safe_text("ok")) == '"ok"'

@@ -1,4 +1,4 @@
-"""Secrets at rest (services/crypto.py): Fernet under ENCRYPTION_KEY, newest key first, errors that name
+"""Secrets at rest (crypto.py): Fernet under ENCRYPTION_KEY, newest key first, errors that name
 the record and never a key, and the registry of encrypted columns that rotate-keys walks."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from sqlmodel import SQLModel
 
 import remediation_app.models  # noqa: F401  (registers every table and its encrypted columns)
-from remediation_app.services import crypto
+from remediation_app import crypto
 from remediation_app.settings import get_settings
 
 KEY_A, KEY_B, KEY_C = Fernet.generate_key().decode(), Fernet.generate_key().decode(), Fernet.generate_key().decode()

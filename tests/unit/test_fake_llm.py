@@ -23,11 +23,15 @@ import pytest
 from tests.support.fake_llm import (
     GOOD_ANALYSIS,
     FakeLLM,
+    RecordedRequest,
+    Step,
     closed_port,
     error,
     hang,
     reply,
     stream,
+    tool_call,
+    tool_calls,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -241,6 +245,122 @@ async def test_in_flight_is_tracked(litellm: ModuleType, server: FakeLLM) -> Non
     assert server.max_in_flight == 10
     assert server.in_flight == 0
     assert len(server.requests) == 10
+
+
+QUERY_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "query",
+        "description": "Run a PromQL query",
+        "parameters": {"type": "object", "properties": {"expr": {"type": "string"}}, "required": ["expr"]},
+    },
+}
+
+
+@pytest.mark.anyio
+async def test_tool_calls_answer_with_openai_tool_calls(litellm: ModuleType, server: FakeLLM) -> None:
+    server.script(
+        tool_calls(
+            [tool_call("query", {"expr": "up == 0"}, id="call_a"), ("history", {"days": 2})],
+            prompt_tokens=50,
+            completion_tokens=9,
+        )
+    )
+    resp = await call(litellm, server, tools=[QUERY_TOOL])
+    choice = resp.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.content is None
+    got = [(c.id, c.type, c.function.name, json.loads(c.function.arguments)) for c in choice.message.tool_calls]
+    assert got[0] == ("call_a", "function", "query", {"expr": "up == 0"})
+    assert got[1][1:] == ("function", "history", {"days": 2})
+    assert got[1][0].startswith("call_") and got[1][0] != "call_a"
+    assert (resp.usage.prompt_tokens, resp.usage.completion_tokens) == (50, 9)
+    assert server.requests[0].tool_names == ["query"]
+    assert server.requests[0].tool("query")["parameters"]["required"] == ["expr"]
+
+
+@pytest.mark.anyio
+async def test_tool_calls_stream_as_delta_pieces(litellm: ModuleType, server: FakeLLM) -> None:
+    long_expr = "sum by (instance) (rate(node_cpu_seconds_total{mode!='idle'}[5m]))"
+    server.script(
+        tool_calls(
+            [tool_call("query", {"expr": long_expr}, id="call_1"), tool_call("query", "{}", id="call_2")],
+            text="Looking.",
+            prompt_tokens=11,
+            completion_tokens=4,
+        )
+    )
+    resp = await call(litellm, server, tools=[QUERY_TOOL], stream=True, stream_options={"include_usage": True})
+    chunks = [chunk async for chunk in resp]
+    deltas = [c.choices[0].delta for c in chunks if c.choices and c.choices[0].delta.tool_calls]
+    first_call = [d.tool_calls[0] for d in deltas if d.tool_calls[0].index == 0]
+    assert first_call[0].id == "call_1" and first_call[0].function.name == "query"
+    assert len(first_call) > 2  # the arguments arrive in several pieces
+    assert all(d.id is None for d in first_call[1:])
+    assert "".join(d.function.arguments or "" for d in first_call) == json.dumps({"expr": long_expr})
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+    built = litellm.stream_chunk_builder(chunks)
+    message = built.choices[0].message
+    assert message.content == "Looking."
+    assert [(c.id, c.function.name, c.function.arguments) for c in message.tool_calls] == [
+        ("call_1", "query", json.dumps({"expr": long_expr})),
+        ("call_2", "query", "{}"),
+    ]
+    assert (built.usage.prompt_tokens, built.usage.completion_tokens) == (11, 4)
+
+
+@pytest.mark.anyio
+async def test_a_step_can_be_a_function_of_the_request(litellm: ModuleType, server: FakeLLM) -> None:
+    seen: list[RecordedRequest] = []
+
+    def by_the_tools_offered(request: RecordedRequest) -> Step:
+        seen.append(request)
+        properties = request.tool("query")["parameters"]["properties"]
+        return tool_calls([tool_call("query", {name: "up" for name in properties}, id="call_q")])
+
+    def after_the_result(request: RecordedRequest) -> Step:
+        (result,) = request.tool_messages
+        return reply(f"{result['tool_call_id']} said {result['content']}")
+
+    server.script(by_the_tools_offered, after_the_result)
+    first = await call(litellm, server, tools=[QUERY_TOOL])
+    (asked,) = first.choices[0].message.tool_calls
+    assert json.loads(asked.function.arguments) == {"expr": "up"}
+    messages = [
+        *MESSAGES,
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": asked.id, "content": "1"},
+    ]
+    second = await litellm.acompletion(
+        model=MODEL, api_key="sk-test", messages=messages, api_base=server.api_base, num_retries=0, tools=[QUERY_TOOL]
+    )
+    assert second.choices[0].message.content == "call_q said 1"
+    assert seen == [server.requests[0]]
+    assert server.requests[1].messages[2]["tool_calls"][0]["id"] == "call_q"
+    assert server.step_errors == []
+
+
+@pytest.mark.anyio
+async def test_a_step_function_that_fails_answers_400_and_is_recorded(litellm: ModuleType, server: FakeLLM) -> None:
+    def expects_tools(request: RecordedRequest) -> Step:
+        assert request.tool_names == ["query"], "no tools offered"
+        return reply("unreachable")
+
+    server.script(expects_tools, reply("still serving"))
+    with pytest.raises(litellm.BadRequestError, match="scripted step raised AssertionError: no tools offered"):
+        await call(litellm, server)
+    (failure,) = server.step_errors
+    assert isinstance(failure, AssertionError)
+    resp = await call(litellm, server)
+    assert resp.choices[0].message.content == "still serving"
+
+
+def test_tool_call_arguments() -> None:
+    assert tool_call("q", "{not json", id="x").arguments == "{not json"  # sent as is
+    assert tool_call("q").arguments == "{}"
+    assert tool_call("q", {"a": [1]}).arguments == '{"a": [1]}'
+    with pytest.raises(ValueError, match="at least one call"):
+        tool_calls([])
 
 
 def test_sync_completion_and_keep_alive(litellm: ModuleType, server: FakeLLM) -> None:

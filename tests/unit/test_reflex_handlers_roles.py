@@ -35,9 +35,10 @@ from remediation_app import state as state_module
 from remediation_app.db import async_session, dispose_engines
 from remediation_app.models import AnalysisJob, AuditEvent, LLMProvider, User
 from remediation_app.pages.account.account_state import ERRORS as account_errors
-from remediation_app.services import app_secrets, audit, providers
+from remediation_app.services import app_secrets, audit
 from remediation_app.services.alertmanager import NotificationIn
 from remediation_app.services.ingest import receive_notification
+from remediation_app.services.llm import providers
 from remediation_app.services.security import verify_password
 from remediation_app.services.tokens import issue_token
 from tests.conftest import add_user
@@ -268,31 +269,33 @@ async def _alerts_load(w: World, name: str = "") -> None:
             assert not page.live
 
 
-@decides(
-    ("AlertsState", "set_status"),
-    ("AlertsState", "set_severity"),
-    ("AlertsState", "set_action"),
-    ("AlertsState", "set_analysis"),
-    ("AlertsState", "set_query"),
-    ("AlertsState", "next_page"),
-    ("AlertsState", "previous_page"),
-)
+@decides(("AlertsState", "set_filter"), ("AlertsState", "next_page"), ("AlertsState", "previous_page"))
 async def _alerts_filters(w: World, name: str) -> None:
-    """They only change the tab's filter or page; the loading is AlertsState.reload's (checked above)."""
+    """They only change the tab's filter or page; the loading is AlertsState.reload's (checked above).
+    A name that is not a filter changes nothing."""
     cls = _state_cls("AlertsState")
-    args = {
-        "set_status": ["firing"],
-        "set_severity": ["warning"],
-        "set_action": ["manual"],
-        "set_analysis": ["failed"],
-        "set_query": ["x"],
-    }
+    calls = {
+        "set_filter": [
+            ["status", "firing"],
+            ["severity", "warning"],
+            ["action", "manual"],
+            ["analysis", "failed"],
+            ["query", "x" * 300],
+            ["page", "3"],
+        ]
+    }.get(name, [[]])
     for role in ROLES:
-        page = w.state(cls, role)
-        page.total = 120  # so that next_page has a page to go to
-        result = await call(page, name, *args.get(name, []))
-        assert result is None or result is cls.event_handlers["reload"], result
-        assert page.rows == []
+        for args in calls:
+            page = w.state(cls, role)
+            page.total, page.page = 120, 1  # so that either way has a page to go to
+            result = await call(page, name, *args)
+            assert page.rows == []
+            if args and args[0] == "page":
+                assert result is None and page.page == 1
+                continue
+            assert result is None or result is cls.event_handlers["reload"], result
+            if args:
+                assert getattr(page, args[0]) == args[1][:200] and page.page == 0
 
 
 @decides(("AlertPageState", "watch"))
@@ -515,27 +518,28 @@ async def _users_reset_password(w: World, _name: str) -> None:
 
 @decides(
     ("AdminAuditState", "load"),
-    ("AdminAuditState", "filter_by_actor"),
-    ("AdminAuditState", "filter_by_action"),
+    ("AdminAuditState", "set_filter"),
     ("AdminAuditState", "next_page"),
     ("AdminAuditState", "previous_page"),
 )
 async def _audit(w: World, name: str) -> None:
     cls = _state_cls("AdminAuditState")
-    args = {"filter_by_actor": ["roles-admin"], "filter_by_action": ["roles.seed"]}
+    calls = {"set_filter": [["actor", "roles-admin"], ["action", "roles.seed"], ["page", "3"]]}.get(name, [[]])
     for role in ROLES:
-        page = w.state(cls, role, path="/admin/audit")
-        result = await call(page, name, *args.get(name, []))
-        if role == "admin":
+        for args in calls:
+            page = w.state(cls, role, path="/admin/audit")
+            result = await call(page, name, *args)
+            if role != "admin":
+                expect_refused(result, role)
+                assert page.rows == [] and page.total == 0 and page.actor == "" and page.action == ""
+                continue
             assert result is None
+            if args and args[0] == "page":  # not a filter: nothing changes, nothing is loaded
+                assert page.page == 0 and page.rows == []
+                continue
             assert "roles.seed" in {row["action"] for row in page.rows} and page.total >= 1
-            if name == "filter_by_action":
-                assert {row["action"] for row in page.rows} == {"roles.seed"}
-            if name == "filter_by_actor":
-                assert {row["actor"] for row in page.rows} == {"roles-admin"}
-        else:
-            expect_refused(result, role)
-            assert page.rows == [] and page.total == 0 and page.actor == "" and page.action == ""
+            if args:
+                assert {row[args[0]] for row in page.rows} == {args[1]}
 
 
 # --- Settings page ----------------------------------------------------------------------------
@@ -710,7 +714,7 @@ async def _providers_cancel(w: World, _name: str) -> None:
     await _providers_change(w, "cancel_edit", lambda row: [], cancelled, prepare=edit)
 
 
-@decides(("AdminProvidersState", "save_provider"))
+@decides(("AdminProvidersState", "save_row"))
 async def _providers_save(w: World, _name: str) -> None:
     form = {
         "name": "roles-created-llm",
@@ -720,6 +724,8 @@ async def _providers_save(w: World, _name: str) -> None:
         "temperature": "0.5",
         "max_tokens": "800",
         "timeout_s": "30",
+        "tool_calling": "off",
+        "local": "on",
         "enabled": "on",
     }
 
@@ -734,22 +740,23 @@ async def _providers_save(w: World, _name: str) -> None:
             0.5,
             True,
         )
+        assert (stored.tool_calling, stored.local) == ("off", True)
         event = await last_event("provider.create")
         assert (event.actor, event.target, event.address) == ("roles-admin", "roles-created-llm", CLIENT_IP)
         assert NEW_PASSWORD not in json.dumps(event.details)
         assert "roles-created-llm" in {r["name"] for r in page.rows}
 
-    await _providers_change(w, "save_provider", lambda row: [dict(form)], created)
+    await _providers_change(w, "save_row", lambda row: [dict(form)], created)
 
 
-@decides(("AdminProvidersState", "delete_provider"))
+@decides(("AdminProvidersState", "delete_row"))
 async def _providers_delete(w: World, _name: str) -> None:
     async def deleted(page: Any, row: LLMProvider) -> None:
         assert await _providers_snapshot() == []
         event = await last_event("provider.delete")
         assert (event.actor, event.target) == ("roles-admin", "roles-llm")
 
-    await _providers_change(w, "delete_provider", lambda row: [str(row.id)], deleted)
+    await _providers_change(w, "delete_row", lambda row: [str(row.id)], deleted)
 
 
 @decides(("AdminProvidersState", "test_provider"))
@@ -767,8 +774,14 @@ async def _providers_test(w: World, _name: str) -> None:
 
 # --- Rules admin page: its decisions live in rules_page_roles.py (registered on import) --------
 
-# (and the alert page's chat: chat_page_roles.py; the terminal and its admin pages: terminal_page_roles.py)
-from tests.unit import chat_page_roles, rules_page_roles, terminal_page_roles  # noqa: E402, F401
+# (and the alert page's chat: chat_page_roles.py; the terminal and its admin pages: terminal_page_roles.py;
+# the datasources page: datasources_page_roles.py)
+from tests.unit import (  # noqa: E402, F401
+    chat_page_roles,
+    datasources_page_roles,
+    rules_page_roles,
+    terminal_page_roles,
+)
 
 # --- The tests --------------------------------------------------------------------------------
 
@@ -790,6 +803,7 @@ def test_every_handler_has_a_role_decision() -> None:
         "AdminSettingsState",
         "AlertAnalysisState",
         "AdminProvidersState",
+        "AdminDatasourcesState",
         "AdminRulesState",
         "TerminalPanelState",
         "AdminServersState",

@@ -1,4 +1,4 @@
-"""The rules engine (services/rules.py): patterns, order, explanations, validation."""
+"""The rules engine (services/rules/engine.py): patterns, order, explanations, validation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import time
 import pytest
 
 from remediation_app.models import Rule
-from remediation_app.services.rules import (
+from remediation_app.services.rules.admin import rule_set_with_draft
+from remediation_app.services.rules.dry_run import trace_rows
+from remediation_app.services.rules.engine import (
     MATCH_VALUE_MAX,
     MAX_PATTERN,
     MAX_PROGRAM_SIZE,
@@ -19,8 +21,6 @@ from remediation_app.services.rules import (
     compile_pattern,
     validate_rule,
 )
-from remediation_app.services.rules_admin import rule_set_with_draft
-from remediation_app.services.rules_dry_run import trace_rows
 
 _ids = itertools.count(1)
 
@@ -341,7 +341,7 @@ def test_a_stored_rule_that_re2_refuses_is_skipped_and_shown_as_not_usable(caplo
     # Saved before patterns ran on RE2: ingest goes on with the other rules, and says why.
     stored = rule("lookahead", priority=1, action="ignore", alertname_pattern="re:(?!Watchdog).*")
     fallback = rule("fallback", priority=2, action="auto_analyze")
-    with caplog.at_level(logging.WARNING, logger="remediation_app.services.rules"):
+    with caplog.at_level(logging.WARNING, logger="remediation_app.services.rules.engine"):
         rules = RuleSet([stored, fallback])
     assert "'lookahead'" in caplog.text and "RE2 does not support" in caplog.text
     assert rules.decide({"alertname": "DiskFull"}).rule_name == "fallback"

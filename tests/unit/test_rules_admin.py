@@ -7,14 +7,14 @@ import json
 import pytest
 
 from remediation_app.models import Rule
-from remediation_app.services.rules import RuleValidationError
-from remediation_app.services.rules_admin import check_rule, plan_move, rule_set_with_draft
-from remediation_app.services.rules_dry_run import (
+from remediation_app.services.rules.admin import check_rule, plan_move, rule_set_with_draft
+from remediation_app.services.rules.dry_run import (
     PayloadError,
     alerts_from_payload,
     label_lines,
     parse_label_lines,
 )
+from remediation_app.services.rules.engine import RuleValidationError
 from tests.support.payloads import am_alert, notification
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from remediation_app.components.callouts import message
+from remediation_app.components.callouts import outcome
 from remediation_app.components.forms import password_input
 from remediation_app.components.native_form import native_form
 from remediation_app.pages.account.account_state import AccountState
@@ -65,7 +65,6 @@ def _password_form() -> rx.Component:
 @page("/account", "Account", role="user", on_load=AccountState.load)
 def account_page() -> tuple[rx.Component, ...]:
     return (
-        message(AccountState.notice, "green", id="account-notice", margin_bottom="1em"),
-        message(AccountState.error, "red", id="account-error", margin_bottom="1em"),
+        outcome(AccountState, "account"),
         rx.cond(AccountState.username != "", rx.fragment(_details(), _password_form())),
     )

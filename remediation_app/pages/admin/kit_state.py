@@ -8,8 +8,9 @@ page, or the dashboard with a notice. A background handler is checked before it 
 lock. Inside a handler, `self._actor()` is the admin that check found (for the audit log).
 A handler that touches nothing protected opts out with `@unguarded` (say why next to it).
 
-`CrudState` adds the table with its add/edit form (providers, servers): `_apply` runs one change in
-a transaction and shows its outcome (users and rules use it too).
+`CrudState` adds the table with its add/edit form and its handlers (providers, datasources,
+servers), and `ConnectionTestState` a row's Test connection: `_apply` runs one change in a
+transaction and shows its outcome (users and rules use it too).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import reflex as rx
 import sqlalchemy as sa
@@ -28,7 +29,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.models import User
-from remediation_app.state import UNAVAILABLE, admin_or_refusal, admin_outside_lock, client_address, form_id, refusal
+from remediation_app.services.records import Records
+from remediation_app.state import UNAVAILABLE, admin_or_refusal, admin_outside_lock, client_address, parse_id, refusal
 
 F = TypeVar("F", bound=Callable[..., Any])
 # A change: (session, admin, address) -> the notice to show once it is committed.
@@ -48,6 +50,11 @@ def unguarded(fn: F) -> F:
 def checked(value: object) -> bool:
     """A form checkbox's value as a bool (browsers send "on")."""
     return value is True or str(value).lower() in ("on", "true", "1", "yes")
+
+
+def form_flags(values: dict[str, Any], *names: str) -> dict[str, str]:
+    """Checkboxes and `has_<secret>` flags as a form holds them: "true" when set, else ""."""
+    return {name: "true" if values[name] else "" for name in names}
 
 
 def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -166,12 +173,15 @@ class CrudState(AdminState, mixin=True):
     """A table of rows with one add/edit form, and delete. The form never holds a secret: the page
     only knows whether one is stored (a `has_<secret>` field).
 
-    A subclass declares `form` with the blank form as its default and says what a row is called
-    (`_noun`, in every message), which exception its service refuses a row with (`_refusal`: it
-    names the field), how rows and the form are read (`_list_rows`, `_edit_form`), saved and deleted
-    (`_save_row`, `_delete_stored`), and what it shows per row beside the stored fields (`_extras`,
-    e.g. a connection test's outcome; `_drop_extras` once the row changed).
+    A subclass declares `form` with the blank form as its default, its service's `records` (what a
+    row is called, `noun`, in every message and element id; the exception that refuses a row and
+    names the field; its table; the audited delete), how rows and the form are read (`_list_rows`,
+    `_form_of`) and saved (`_save_stored`), and what a row shows beside its stored fields
+    (`extra_fields`, e.g. a connection test's outcome: set with `_set_extras`, kept across reloads
+    until the row changes).
     """
+
+    records: ClassVar[Records[Any]]
 
     rows: list[dict[str, str]] = []
     loaded: bool = False
@@ -179,35 +189,32 @@ class CrudState(AdminState, mixin=True):
     editing_id: str = ""
     form: dict[str, str] = {}
     form_key: int = 0  # a new key re-creates the form with its new defaults
-
-    def _noun(self) -> str:
-        raise NotImplementedError
-
-    def _refusal(self) -> type[Exception]:
-        """The service's refusal, raised as `Refusal(field, message)`."""
-        raise NotImplementedError
+    extra_fields: ClassVar[tuple[str, ...]] = ()
+    _extras_by_row: dict[str, dict[str, str]] = {}
 
     async def _list_rows(self, session: AsyncSession) -> list[dict[str, str]]:
         raise NotImplementedError
 
-    async def _edit_form(self, session: AsyncSession, row_id: int) -> dict[str, str] | None:
-        """The form for editing that row (None when it is gone)."""
+    def _form_of(self, row: Any) -> dict[str, str]:
+        """The form for editing that stored row."""
         raise NotImplementedError
 
-    async def _save_row(
+    async def _save_stored(
         self, session: AsyncSession, form_data: dict[str, Any], row_id: int | None, admin: User, address: str
     ) -> str:
         """Add (row_id None) or change a row from the form's payload; returns its name."""
         raise NotImplementedError
 
-    async def _delete_stored(self, session: AsyncSession, row_id: int, admin: User, address: str) -> None:
-        raise NotImplementedError
-
     def _extras(self, row_id: str) -> dict[str, str]:
-        return {}
+        return {**dict.fromkeys(self.extra_fields, ""), **self._extras_by_row.get(row_id, {})}
+
+    def _set_extras(self, row_id: str, **values: str) -> None:
+        """Show `values` in that row (the other extra fields empty)."""
+        self._extras_by_row = {**self._extras_by_row, row_id: values}
+        self._show_extras()
 
     def _drop_extras(self, row_id: str) -> None:
-        return None
+        self._extras_by_row = {k: v for k, v in self._extras_by_row.items() if k != row_id}
 
     async def _fetch_rows(self) -> list[dict[str, str]] | None:
         """The rows as stored (None: the database is unavailable). Holds no lock: a background
@@ -239,31 +246,33 @@ class CrudState(AdminState, mixin=True):
         self._reset_form()
         await self._reload()
 
-    async def _save_form(self, form_data: dict[str, Any]) -> None:
+    @rx.event
+    async def save_row(self, form_data: dict[str, Any]):
         """Save the form (it adds a row, or changes the one being edited), then start a blank form."""
-        noun, row_id = self._noun(), form_id(self.editing_id) if self.editing_id else None
+        noun, row_id = self.records.noun, parse_id(self.editing_id) if self.editing_id else None
 
         async def save(session: AsyncSession, admin: User, address: str) -> str:
-            return f"Saved {noun} {await self._save_row(session, form_data, row_id, admin, address)}."
+            return f"Saved {noun} {await self._save_stored(session, form_data, row_id, admin, address)}."
 
         exists = f"name: a {noun} with that name exists"  # the same name saved by someone else this instant
-        if not await self._apply(save, refused=(self._refusal(),), exists=exists):
+        if not await self._apply(save, refused=(self.records.error,), exists=exists):
             return
         self._drop_extras(self.editing_id)
         self._reset_form()
         await self._reload()
 
-    async def _delete_row(self, row_id: str) -> None:
+    @rx.event
+    async def delete_row(self, row_id: str):
         """Delete one row (after the page's confirmation), and show the rows again in any case."""
-        noun, wanted = self._noun(), form_id(row_id)
+        records, wanted = self.records, parse_id(row_id)
 
         async def delete(session: AsyncSession, admin: User, address: str) -> str:
             if not wanted:
-                raise self._refusal()("id", f"no such {noun}")
-            await self._delete_stored(session, wanted, admin, address)
-            return f"{noun.capitalize()} deleted."
+                raise records.error("id", f"no such {records.noun}")
+            await records.delete(session, wanted, actor=admin, address=address)
+            return f"{records.noun.capitalize()} deleted."
 
-        if await self._apply(delete, refused=(self._refusal(),)):
+        if await self._apply(delete, refused=(records.error,)):
             self._drop_extras(str(wanted))
             if self.editing_id == str(wanted):
                 self._reset_form()
@@ -271,15 +280,16 @@ class CrudState(AdminState, mixin=True):
 
     @rx.event
     async def start_edit(self, row_id: str):
-        wanted = form_id(row_id)
+        wanted = parse_id(row_id)
         try:
             async with async_session() as session:
-                form = await self._edit_form(session, wanted) if wanted else None
+                row = await session.get(self.records.model, wanted) if wanted else None
+                form = None if row is None else self._form_of(row)
         except TRANSIENT_DB_ERRORS:
             self._fail(UNAVAILABLE)
             return
         if form is None:
-            self._fail(f"No such {self._noun()} (deleted meanwhile?).")
+            self._fail(f"No such {self.records.noun} (deleted meanwhile?).")
             await self._reload()
             return
         self.editing_id, self.form, self.form_key = str(wanted), form, self.form_key + 1
@@ -289,3 +299,31 @@ class CrudState(AdminState, mixin=True):
     async def cancel_edit(self):
         self._reset_form()
         self.error = ""
+
+
+class ConnectionTestState(CrudState, mixin=True):
+    """A CrudState whose rows have Test connection (the environment's row, id 0, too): its outcome is
+    shown in the row's extra fields `test_status` ("testing", "ok", "failed") and `test_message`."""
+
+    extra_fields: ClassVar[tuple[str, ...]] = ("test_status", "test_message")
+
+    async def _test_connection(
+        self, row_id: str, test: Callable[[int], Awaitable[dict[str, Any]]], passed: Callable[[dict[str, Any]], str]
+    ) -> None:
+        """For a background handler: run the service's `test` outside the state lock (it may take up
+        to the row's timeout); `passed` says what a passed test found, a failure shows the exact error."""
+        wanted = parse_id(row_id)
+        if wanted is None:
+            return
+        async with self:
+            self._set_extras(str(wanted), test_status="testing", test_message="Testing…")
+        try:
+            outcome = await test(wanted)
+        except TRANSIENT_DB_ERRORS:
+            outcome = {"ok": False, "error": UNAVAILABLE}
+        if outcome.get("ok"):
+            status, message = "ok", passed(outcome)
+        else:
+            status, message = "failed", str(outcome.get("error") or "failed")
+        async with self:
+            self._set_extras(str(wanted), test_status=status, test_message=message)

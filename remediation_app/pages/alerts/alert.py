@@ -11,6 +11,7 @@ import reflex as rx
 
 from remediation_app.components.badges import action_badge, severity_badge, status_badge
 from remediation_app.components.callouts import message
+from remediation_app.components.panels import section
 from remediation_app.pages.alerts.alert_state import AlertPageState
 from remediation_app.pages.alerts.analysis import analysis_section
 from remediation_app.pages.alerts.chat import chat_section
@@ -19,10 +20,6 @@ from remediation_app.pages.alerts.labels import pairs_section
 from remediation_app.pages.page import page
 from remediation_app.pages.terminal.panel import terminal_panel
 from remediation_app.pages.terminal.panel_state import TerminalPanelState
-
-
-def _section(title: str, *children: rx.Component) -> rx.Component:
-    return rx.vstack(rx.heading(title, size="4"), *children, width="100%", spacing="2", margin_top="1.25em")
 
 
 def summary_card() -> rx.Component:
@@ -66,7 +63,7 @@ def summary_card() -> rx.Component:
 
 def rule_card() -> rx.Component:
     a = AlertPageState.alert
-    return _section(
+    return section(
         "Rule decision",
         rx.text("Action ", action_badge(a["action"]), " by rule ", rx.text.strong(a["rule_name"]), id="rule-name"),
         rx.text(a["rule_reason"], id="rule-reason", size="2", color_scheme="gray"),
@@ -74,7 +71,7 @@ def rule_card() -> rx.Component:
 
 
 def timeline_table() -> rx.Component:
-    return _section(
+    return section(
         "Notification timeline",
         rx.table.root(
             rx.table.header(

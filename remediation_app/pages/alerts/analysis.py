@@ -1,5 +1,6 @@
-"""The alert page's LLM analysis section: queue state, the latest analysis, earlier ones (folded),
-the provider choice and Analyze. The state is in analysis_state.py.
+"""The alert page's LLM analysis section: queue state, the latest analysis (its investigation above
+it: evidence.py), earlier ones (folded), the provider choice and Analyze. The state is in
+analysis_state.py.
 """
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ import reflex as rx
 
 from remediation_app.components.analysis import analysis_body, analysis_header, provider_select
 from remediation_app.components.callouts import message
-from remediation_app.pages.alerts.analysis_state import AlertAnalysisState
+from remediation_app.components.panels import section
+from remediation_app.pages.alerts.analysis_state import AlertAnalysisState as S
+from remediation_app.pages.alerts.evidence import investigation_panel
 from remediation_app.pages.terminal.panel_state import TerminalPanelState
 
 
@@ -26,34 +29,32 @@ def _no_provider() -> rx.Component:
 
 
 def _queue() -> rx.Component:
-    s = AlertAnalysisState
-    colors = rx.match(s.queue_kind, ("failed", "red"), ("cancelled", "gray"), ("retrying", "orange"), "blue")
+    colors = rx.match(S.queue_kind, ("failed", "red"), ("cancelled", "gray"), ("retrying", "orange"), "blue")
     return rx.cond(
-        s.queue_kind != "",
+        S.queue_kind != "",
         rx.callout(
             rx.text(
-                rx.text.span(s.queue_message, id="analysis-queue-message"),
+                rx.text.span(S.queue_message, id="analysis-queue-message"),
                 rx.cond(
-                    s.next_attempt_at != "",
-                    rx.text.span(" Next attempt ", rx.moment(s.next_attempt_at, from_now=True, interval=5000), "."),
+                    S.next_attempt_at != "",
+                    rx.text.span(" Next attempt ", rx.moment(S.next_attempt_at, from_now=True, interval=5000), "."),
                 ),
             ),
             color_scheme=colors,
             id="analysis-queue",
-            class_name="queue-" + s.queue_kind,
+            class_name="queue-" + S.queue_kind,
             width="100%",
         ),
     )
 
 
 def _analyze_controls() -> rx.Component:
-    s = AlertAnalysisState
     return rx.hstack(
-        provider_select(s, id="analysis-provider-select"),
+        provider_select(S, id="analysis-provider-select"),
         rx.button(
-            rx.cond(s.analyses.length() > 0, "Re-analyze", "Analyze"),  # type: ignore[attr-defined]
-            on_click=s.analyze,
-            disabled=s.running,
+            rx.cond(S.analyses.length() > 0, "Re-analyze", "Analyze"),  # type: ignore[attr-defined]
+            on_click=S.analyze,
+            disabled=S.running,
             id="analyze-button",
         ),
         align="center",
@@ -63,7 +64,7 @@ def _analyze_controls() -> rx.Component:
 
 def _latest() -> rx.Component:
     return rx.foreach(
-        AlertAnalysisState.latest,
+        S.latest,
         lambda a: rx.card(
             rx.vstack(analysis_header(a), analysis_body(a, TerminalPanelState.connected), spacing="3", width="100%"),
             id="analysis-latest",
@@ -74,11 +75,11 @@ def _latest() -> rx.Component:
 
 def _earlier() -> rx.Component:
     return rx.cond(
-        AlertAnalysisState.earlier.length() > 0,
+        S.earlier.length() > 0,
         rx.vstack(
             rx.text("Earlier analyses", weight="bold", size="2"),
             rx.foreach(
-                AlertAnalysisState.earlier,
+                S.earlier,
                 lambda a: rx.el.details(
                     rx.el.summary(
                         rx.hstack(
@@ -103,21 +104,17 @@ def _earlier() -> rx.Component:
 
 
 def analysis_section() -> rx.Component:
-    s = AlertAnalysisState
-    return rx.vstack(
-        rx.heading("LLM analysis", size="4"),
+    return section(
+        "LLM analysis",
         rx.cond(
-            s.loaded,
+            S.loaded,
             rx.vstack(
                 rx.cond(
-                    s.configured,
-                    rx.fragment(
-                        _analyze_controls(),
-                        message(s.refused, "red", id="analysis-refused"),
-                        _queue(),
-                    ),
+                    S.configured,
+                    rx.fragment(_analyze_controls(), message(S.refused, "red", id="analysis-refused"), _queue()),
                     _no_provider(),
                 ),
+                investigation_panel(),
                 _latest(),
                 _earlier(),
                 width="100%",
@@ -125,7 +122,4 @@ def analysis_section() -> rx.Component:
             ),
         ),
         id="analysis-section",
-        width="100%",
-        spacing="2",
-        margin_top="1.25em",
     )

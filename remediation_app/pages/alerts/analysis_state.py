@@ -2,7 +2,8 @@
 latest analysis, earlier ones, the provider choice, Analyze.
 
 AlertPageState's live refresh loads it (`load_analysis_panel` in its database session, `_show`
-under its lock), so job changes the worker announces appear without a reload. The Analyze button
+under its lock), so job changes the worker announces appear without a reload, the latest analysis'
+evidence with them (evidence_state.py). The Analyze button
 asks services.jobs as the logged-in user (checked on the server at every click).
 """
 
@@ -14,22 +15,14 @@ from typing import Any
 import reflex as rx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from remediation_app.crypto import DecryptionError
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.models import Analysis, AnalysisJob, JobStatus
-from remediation_app.services import providers
+from remediation_app.pages.alerts.evidence_state import InvestigationView, cited, investigated, load_investigation
 from remediation_app.services.auth import Forbidden
-from remediation_app.services.crypto import DecryptionError
 from remediation_app.services.events import bus
-from remediation_app.services.llm import costs
-from remediation_app.services.llm.jobs import (
-    ANALYSIS_TOPIC,
-    JOBS_TOPIC,
-    AnalysisRefused,
-    analyses_for,
-    latest_job,
-    request_analysis,
-)
-from remediation_app.state import UNAVAILABLE, refusal, route_alert_id, session_user
+from remediation_app.services.llm import costs, jobs, providers
+from remediation_app.state import UNAVAILABLE, ProviderChoiceState, refusal, route_alert_id, session_user
 
 SHOWN_ANALYSES = 21  # the latest and up to 20 earlier ones
 
@@ -49,6 +42,11 @@ class AnalysisView:
     confidence: str = ""
     needs_human: bool = False
     root_cause: str = ""
+    # Made by an investigation: the root cause's citations are shown (none cited: "unsupported").
+    investigated: bool = False
+    cites: list[str] = dataclasses.field(default_factory=list)
+    linked: bool = False  # the cited evidence is on the page (the latest analysis)
+    inconclusive: bool = False
     impact: str = ""
     actions: list[ActionView] = dataclasses.field(default_factory=list)
     remediation_steps: list[str] = dataclasses.field(default_factory=list)
@@ -74,10 +72,22 @@ class AnalysisPanel:
     running: bool = False
     choices: list[dict[str, str]] = dataclasses.field(default_factory=list)
     default_choice: str = ""
+    investigation: InvestigationView = dataclasses.field(default_factory=InvestigationView)
 
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def tokens_text(prompt_tokens: int | None, completion_tokens: int | None, *, unknown: str = "unknown") -> str:
+    """ "120 in, 30 out", or `unknown` when the provider reported neither."""
+    if prompt_tokens is None and completion_tokens is None:
+        return unknown
+    return f"{prompt_tokens or 0} in, {completion_tokens or 0} out"
+
+
+def cost_text(cost_usd: float | None) -> str:
+    return f"${cost_usd:.6f}" if cost_usd is not None else "unknown"
 
 
 def _texts(value: Any) -> list[str]:
@@ -97,11 +107,6 @@ def _actions(value: Any) -> list[ActionView]:
 def analysis_view(a: Analysis) -> AnalysisView:
     result = a.result if isinstance(a.result, dict) else {}
     confidence = result.get("confidence")
-    tokens = (
-        f"{a.prompt_tokens or 0} in, {a.completion_tokens or 0} out"
-        if a.prompt_tokens is not None or a.completion_tokens is not None
-        else "unknown"
-    )
     return AnalysisView(
         id=str(a.id),
         structured=a.structured,
@@ -109,14 +114,17 @@ def analysis_view(a: Analysis) -> AnalysisView:
         confidence=f"{round(float(confidence) * 100)}%" if isinstance(confidence, int | float) else "",
         needs_human=result.get("needs_human") is True,
         root_cause=_text(result.get("root_cause")),
+        investigated=investigated(a),
+        cites=cited(result.get("root_cause_evidence")),
+        inconclusive=result.get("inconclusive") is True,
         impact=_text(result.get("impact")),
         actions=_actions(result.get("immediate_actions")),
         remediation_steps=_texts(result.get("remediation_steps")),
         prevention=_texts(result.get("prevention")),
         raw_text=a.raw_text,
         provider=f"{a.provider_name} ({a.model})" if a.provider_name else a.model,
-        tokens=tokens,
-        cost=f"${a.cost_usd:.6f}" if a.cost_usd is not None else "unknown",
+        tokens=tokens_text(a.prompt_tokens, a.completion_tokens),
+        cost=cost_text(a.cost_usd),
         latency=f"{a.latency_ms} ms",
         requested_by=a.requested_by,
         created_at=a.created_at.isoformat(),
@@ -143,23 +151,29 @@ def queue_state(job: AnalysisJob | None, budget_reached: bool) -> tuple[str, str
 
 
 async def load_analysis_panel(session: AsyncSession, alert_id: int) -> AnalysisPanel:
-    job = await latest_job(session, alert_id)
+    job = await jobs.latest_job(session, alert_id)
     budget_reached = (await costs.spend(session)).budget_reached if job is not None and job.automatic else False
     kind, message = queue_state(job, budget_reached)
     choices, default_choice = await providers.provider_choices(session)
+    rows = await jobs.analyses_for(session, alert_id, limit=SHOWN_ANALYSES)
+    views = [analysis_view(a) for a in rows]
+    investigation = await load_investigation(session, rows[0] if rows else None)
+    if views and investigation.evidence:
+        views[0].linked = True
     return AnalysisPanel(
         configured=await providers.any_provider(session),
-        analyses=[analysis_view(a) for a in await analyses_for(session, alert_id, limit=SHOWN_ANALYSES)],
+        analyses=views,
         queue_kind=kind,
         queue_message=message,
         next_attempt_at=job.next_attempt_at.isoformat() if job is not None and kind == "retrying" else "",
         running=job is not None and job.status == JobStatus.RUNNING.value,
         choices=choices,
         default_choice=default_choice,
+        investigation=investigation,
     )
 
 
-class AlertAnalysisState(rx.State):
+class AlertAnalysisState(ProviderChoiceState, rx.State):
     loaded: bool = False
     configured: bool = False
     analyses: list[AnalysisView] = []
@@ -167,9 +181,8 @@ class AlertAnalysisState(rx.State):
     queue_message: str = ""
     next_attempt_at: str = ""
     running: bool = False
-    choices: list[dict[str, str]] = []
-    choice: str = ""
     refused: str = ""
+    investigation: InvestigationView = InvestigationView()
     # Which alert the section shows (so that another alert in this tab never shows its analyses).
     _shown_alert: int = 0
 
@@ -185,6 +198,7 @@ class AlertAnalysisState(rx.State):
         self.loaded, self.configured, self.analyses, self.running = False, False, [], False
         self.queue_kind = self.queue_message = self.next_attempt_at = self.choice = self.refused = ""
         self.choices, self._shown_alert = [], 0
+        self.investigation = InvestigationView()
 
     def _forget_unless(self, alert_id: int) -> None:
         if self._shown_alert != alert_id:
@@ -195,15 +209,9 @@ class AlertAnalysisState(rx.State):
         self._shown_alert, self.loaded, self.configured = alert_id, True, panel.configured
         self.analyses, self.running = panel.analyses, panel.running
         self.queue_kind, self.queue_message = panel.queue_kind, panel.queue_message
-        self.next_attempt_at, self.choices = panel.next_attempt_at, panel.choices
-        if self.choice not in {c["id"] for c in panel.choices}:
-            self.choice = panel.default_choice
-
-    @rx.event
-    def choose_provider(self, value: str):
-        """Only picks among the listed providers (the Analyze click checks the login)."""
-        if value in {c["id"] for c in self.choices}:
-            self.choice = value
+        self.next_attempt_at = panel.next_attempt_at
+        self.investigation = panel.investigation
+        self._show_choices(panel.choices, panel.default_choice)
 
     @rx.event
     async def analyze(self):
@@ -216,13 +224,12 @@ class AlertAnalysisState(rx.State):
         if not alert_id:
             self.refused = "No such alert."
             return None
-        provider_id = int(self.choice) if self.choice.isascii() and self.choice.isdigit() else None
         try:
             async with async_session() as session:
-                await request_analysis(session, alert_id, user=user, provider_id=provider_id)
+                await jobs.request_analysis(session, alert_id, user=user, provider_id=self._provider_id())
                 await session.commit()
                 panel = await load_analysis_panel(session, alert_id)
-        except (AnalysisRefused, DecryptionError) as exc:  # neither message holds a key
+        except (jobs.AnalysisRefused, DecryptionError) as exc:  # neither message holds a key
             self.refused = str(exc)
             return None
         except TRANSIENT_DB_ERRORS:
@@ -230,6 +237,6 @@ class AlertAnalysisState(rx.State):
             return None
         self.refused = ""
         self._show(alert_id, panel)
-        await bus.publish(JOBS_TOPIC, queued=1)  # wakes the workers
-        await bus.publish(ANALYSIS_TOPIC, ids=[alert_id], count=1)  # other tabs on this alert
+        await bus.publish(jobs.JOBS_TOPIC, queued=1)  # wakes the workers
+        await bus.publish(jobs.ANALYSIS_TOPIC, ids=[alert_id], count=1)  # other tabs on this alert
         return None

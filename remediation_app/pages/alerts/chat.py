@@ -14,8 +14,9 @@ import reflex as rx
 
 from remediation_app.components.analysis import fact, facts, provider_select, safe_markdown
 from remediation_app.components.callouts import message
+from remediation_app.components.panels import section
 from remediation_app.components.send_to_terminal import send_to_terminal_button
-from remediation_app.pages.alerts.chat_state import AlertChatState
+from remediation_app.pages.alerts.chat_state import AlertChatState as S
 from remediation_app.pages.terminal.panel_state import TerminalPanelState
 
 # Enter submits the form (the server refuses a second question while one streams); Shift+Enter,
@@ -98,23 +99,22 @@ def _message(m: Any) -> rx.Component:
 
 def _live() -> rx.Component:
     """The question being answered and the answer so far (this tab's stream)."""
-    s = AlertChatState
     return rx.fragment(
         rx.cond(
-            s.asked != "",
+            S.asked != "",
             rx.box(
                 _who("user"),
-                rx.text(s.asked, white_space="pre-wrap", word_break="break-word"),
+                rx.text(S.asked, white_space="pre-wrap", word_break="break-word"),
                 class_name="chat-message chat-user chat-pending",
                 padding="0.5em 0.75em",
                 width="100%",
             ),
         ),
         rx.cond(
-            s.streaming | (s.partial != ""),
+            S.streaming | (S.partial != ""),
             rx.box(
-                rx.hstack(_who("assistant"), rx.cond(s.streaming, rx.spinner(size="1")), align="center", spacing="3"),
-                rx.box(answer_markdown(s.partial), id="chat-streaming-answer"),
+                rx.hstack(_who("assistant"), rx.cond(S.streaming, rx.spinner(size="1")), align="center", spacing="3"),
+                rx.box(answer_markdown(S.partial), id="chat-streaming-answer"),
                 id="chat-live-answer",
                 padding="0.5em 0.75em",
                 border_left="3px solid var(--accent-8)",
@@ -125,17 +125,16 @@ def _live() -> rx.Component:
 
 
 def _conversations() -> rx.Component:
-    s = AlertChatState
     return rx.hstack(
-        rx.button("New conversation", on_click=s.new_conversation, disabled=s.streaming, variant="soft", id="chat-new"),
+        rx.button("New conversation", on_click=S.new_conversation, disabled=S.streaming, variant="soft", id="chat-new"),
         rx.foreach(
-            s.conversations,
+            S.conversations,
             lambda c: rx.button(
                 rx.text.span(c.title, class_name="chat-conversation-title"),
                 rx.text.span(rx.moment(c.updated_at, format="YYYY-MM-DD HH:mm"), font_size="0.8em"),
-                on_click=s.open_conversation(c.id),
-                disabled=s.streaming,
-                variant=rx.cond(c.id == s.conversation_id, "solid", "outline"),
+                on_click=S.open_conversation(c.id),
+                disabled=S.streaming,
+                variant=rx.cond(c.id == S.conversation_id, "solid", "outline"),
                 size="1",
                 class_name="chat-conversation",
                 custom_attrs={"data-id": c.id},
@@ -149,7 +148,6 @@ def _conversations() -> rx.Component:
 
 
 def _ask() -> rx.Component:
-    s = AlertChatState
     return rx.form(
         rx.vstack(
             rx.text_area(
@@ -161,18 +159,18 @@ def _ask() -> rx.Component:
                 custom_attrs={"onKeyDown": _ENTER_SENDS},
             ),
             rx.hstack(
-                provider_select(s, id="chat-provider-select"),
+                provider_select(S, id="chat-provider-select"),
                 rx.checkbox(
                     "Attach terminal output",
-                    checked=s.attach_terminal,
-                    on_change=s.set_attach_terminal,
-                    disabled=~(s.has_terminal | TerminalPanelState.connected),
+                    checked=S.attach_terminal,
+                    on_change=S.set_attach_terminal,
+                    disabled=~(S.has_terminal | TerminalPanelState.connected),
                     id="chat-attach-terminal",
                     name="attach_terminal",  # the form submits it too; `send` reads the state's value
                     size="1",
                     custom_attrs={
                         "title": rx.cond(
-                            s.has_terminal | TerminalPanelState.connected,
+                            S.has_terminal | TerminalPanelState.connected,
                             "Send the last lines of your terminal (this alert's, else your latest) with the question",
                             "Open a terminal first",
                         )
@@ -180,10 +178,10 @@ def _ask() -> rx.Component:
                 ),
                 rx.spacer(),
                 rx.cond(
-                    s.streaming,
-                    rx.button("Stop", on_click=s.stop, type="button", color_scheme="red", id="chat-stop"),
+                    S.streaming,
+                    rx.button("Stop", on_click=S.stop, type="button", color_scheme="red", id="chat-stop"),
                 ),
-                rx.button("Send", type="submit", disabled=s.streaming, id="chat-send"),
+                rx.button("Send", type="submit", disabled=S.streaming, id="chat-send"),
                 align="center",
                 spacing="3",
                 width="100%",
@@ -191,7 +189,7 @@ def _ask() -> rx.Component:
             width="100%",
             spacing="2",
         ),
-        on_submit=s.send,
+        on_submit=S.send,
         reset_on_submit=False,
         id="chat-form",
         width="100%",
@@ -199,17 +197,16 @@ def _ask() -> rx.Component:
 
 
 def chat_section() -> rx.Component:
-    s = AlertChatState
-    return rx.vstack(
-        rx.heading("Chat about this alert", size="4"),
+    return section(
+        "Chat about this alert",
         rx.cond(
-            s.loaded,
+            S.loaded,
             rx.vstack(
                 _conversations(),
-                rx.vstack(rx.foreach(s.messages, _message), _live(), id="chat-messages", width="100%", spacing="3"),
-                message(s.error, "red", id="chat-error"),
+                rx.vstack(rx.foreach(S.messages, _message), _live(), id="chat-messages", width="100%", spacing="3"),
+                message(S.error, "red", id="chat-error"),
                 rx.cond(
-                    s.choices.length() > 0,  # type: ignore[attr-defined]
+                    S.choices.length() > 0,  # type: ignore[attr-defined]
                     _ask(),
                     rx.text("Chat needs an LLM provider (see above).", size="2", color_scheme="gray", id="chat-off"),
                 ),
@@ -218,7 +215,4 @@ def chat_section() -> rx.Component:
             ),
         ),
         id="chat-section",
-        width="100%",
-        spacing="2",
-        margin_top="1.25em",
     )

@@ -7,7 +7,7 @@ and reloads the conversation. Stop cancels the tab's stream at once (the partial
 The tab's Reflex client token is the stream's key, so one tab streams one answer at a time.
 
 "Attach terminal output": when ticked, `send` reads the last lines of the user's own latest terminal
-on the server (services.recording.terminal_tail: this alert's terminal, else their latest one) and
+on the server (services.terminal.recording.terminal_tail: this alert's terminal, else their latest one) and
 prepare_turn quotes them to the model as untrusted data. The box is ticked per question: it is
 cleared after each send. It is offered once the user has a terminal session (or one is connected on
 the page).
@@ -27,12 +27,12 @@ import reflex as rx
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from remediation_app.crypto import DecryptionError
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.models import ChatMessage, Conversation, TerminalSession, User
-from remediation_app.services import providers, recording
+from remediation_app.pages.alerts.analysis_state import cost_text, tokens_text
 from remediation_app.services.auth import Forbidden
-from remediation_app.services.crypto import DecryptionError
-from remediation_app.services.llm import chat
+from remediation_app.services.llm import chat, providers
 from remediation_app.services.llm.chat import ChatError
 from remediation_app.services.llm.client import StreamResult
 from remediation_app.services.llm.conversations import (
@@ -43,7 +43,16 @@ from remediation_app.services.llm.conversations import (
     prepare_turn,
     save_answer,
 )
-from remediation_app.state import UNAVAILABLE, login_redirect, route_alert_id, session_user, user_from_cookies
+from remediation_app.services.terminal import recording
+from remediation_app.state import (
+    UNAVAILABLE,
+    ProviderChoiceState,
+    login_redirect,
+    parse_id,
+    route_alert_id,
+    session_user,
+    user_from_cookies,
+)
 
 log = logging.getLogger(__name__)
 # How often a streaming answer checks the login of the tab that asked (a logout, deactivation, role
@@ -88,11 +97,6 @@ class ConversationView:
 
 def message_view(m: ChatMessage) -> MessageView:
     answer = m.role == "assistant"
-    tokens = (
-        f"{m.prompt_tokens or 0} in, {m.completion_tokens or 0} out"
-        if answer and (m.prompt_tokens is not None or m.completion_tokens is not None)
-        else ""
-    )
     return MessageView(
         id=str(m.id),
         role=m.role,
@@ -101,8 +105,8 @@ def message_view(m: ChatMessage) -> MessageView:
         error=m.error,
         terminal_attached=bool(m.terminal_context),
         model=m.model,
-        tokens=tokens,
-        cost=(f"${m.cost_usd:.6f}" if m.cost_usd is not None else "unknown") if answer else "",
+        tokens=tokens_text(m.prompt_tokens, m.completion_tokens, unknown="") if answer else "",
+        cost=cost_text(m.cost_usd) if answer else "",
         created_at=m.created_at.isoformat(),
     )
 
@@ -144,8 +148,8 @@ async def load_chat_panel(session: AsyncSession, alert_id: int, user: User, want
     shown: Conversation | None = None
     if wanted is None:
         shown = rows[0] if rows else None
-    elif wanted.isascii() and wanted.isdigit():
-        found = await own_conversation(session, int(wanted), user)
+    elif (wanted_id := parse_id(wanted)) is not None:
+        found = await own_conversation(session, wanted_id, user)
         shown = found if found is not None and found.alert_id == alert_id else None
     # The page shows (and the browser holds) at most the latest HISTORY_MAX messages of a conversation.
     messages = (
@@ -162,17 +166,11 @@ async def load_chat_panel(session: AsyncSession, alert_id: int, user: User, want
     )
 
 
-def _provider_id(choice: str) -> int | None:
-    return int(choice) if choice.isascii() and choice.isdigit() else None
-
-
-class AlertChatState(rx.State):
+class AlertChatState(ProviderChoiceState, rx.State):
     loaded: bool = False
     conversations: list[ConversationView] = []
     conversation_id: str = ""  # "" = a new conversation (created by the first question)
     messages: list[MessageView] = []
-    choices: list[dict[str, str]] = []
-    choice: str = ""
     streaming: bool = False
     asked: str = ""  # the question being answered (shown until the conversation is reloaded)
     partial: str = ""  # the answer so far, while streaming
@@ -199,9 +197,8 @@ class AlertChatState(rx.State):
         self.conversations, self.conversation_id = panel.conversations, panel.conversation_id
         streamed = self._streaming_answer if self.streaming else 0
         self.messages = [message_view(m) for m in panel.messages if m.id != streamed]
-        self.choices, self.has_terminal = panel.choices, panel.has_terminal
-        if self.choice not in {c["id"] for c in panel.choices}:
-            self.choice = panel.default_choice
+        self.has_terminal = panel.has_terminal
+        self._show_choices(panel.choices, panel.default_choice)
 
     async def _open(self, wanted: str | None) -> Any:
         """Check the login and show `wanted` (see load_chat_panel); the refusal when logged out."""
@@ -247,12 +244,6 @@ class AlertChatState(rx.State):
         return await self._open("")
 
     @rx.event
-    def choose_provider(self, value: str):
-        """Only picks among the listed providers (Send checks the login)."""
-        if value in {c["id"] for c in self.choices}:
-            self.choice = value
-
-    @rx.event
     def set_attach_terminal(self, checked: bool):
         """Only the box; `send` checks the login and reads the user's own terminal on the server."""
         self.attach_terminal = bool(checked)
@@ -275,8 +266,8 @@ class AlertChatState(rx.State):
             if self.streaming:
                 return
             token, cookies, path = self.router.session.client_token, self.router.headers.cookie, self.router.url.path
-            alert_id, conversation_id = route_alert_id(self), _provider_id(self.conversation_id)
-            provider_id = _provider_id(self.choice)
+            alert_id, conversation_id = route_alert_id(self), parse_id(self.conversation_id)
+            provider_id = self._provider_id()
             attach, self.attach_terminal = self.attach_terminal, False
             question = str((form or {}).get("question", ""))
             self.streaming, self.partial, self.error, self.asked = True, "", "", question.strip()

@@ -7,55 +7,38 @@ import reflex as rx
 
 from remediation_app.components.badges import action_badge, analysis_badge, severity_badge, status_badge
 from remediation_app.components.callouts import message
-from remediation_app.components.pager import pager
+from remediation_app.components.pager import filter_input, pager
 from remediation_app.components.table import data_table
-from remediation_app.pages.alerts.dashboard_state import ANY, AlertsState
+from remediation_app.pages.alerts.dashboard_state import ANY, FILTERS, AlertsState
 from remediation_app.pages.page import page
 from remediation_app.services.alerts import ANALYSIS_FILTERS
 
 
-def _select(items: list[str], value: rx.Var, on_change: object, id_: str, label: str) -> rx.Component:
+def _select(name: str, label: str, items: list[str]) -> rx.Component:
+    """A filter (AlertsState's var `name`) picked from `items`; element id `filter-<name>`."""
     return rx.vstack(
         rx.text(label, size="1", color_scheme="gray"),
-        rx.select(items, value=value, on_change=on_change, id=id_, size="2"),
+        rx.select(
+            [ANY, *items], value=getattr(AlertsState, name), on_change=AlertsState.set_filter(name), id=f"filter-{name}"
+        ),
         spacing="1",
     )
 
 
 def filters() -> rx.Component:
     return rx.hstack(
-        _select([ANY, "firing", "resolved"], AlertsState.status, AlertsState.set_status, "filter-status", "Status"),
-        _select(
-            [ANY, "critical", "warning", "info"],
-            AlertsState.severity,
-            AlertsState.set_severity,
-            "filter-severity",
-            "Severity",
-        ),
-        _select(
-            [ANY, "auto_analyze", "manual", "ignore"],
-            AlertsState.action,
-            AlertsState.set_action,
-            "filter-action",
-            "Action",
-        ),
-        _select(
-            [ANY, *ANALYSIS_FILTERS], AlertsState.analysis, AlertsState.set_analysis, "filter-analysis", "Analysis"
-        ),
-        rx.vstack(
-            rx.text("Search", size="1", color_scheme="gray"),
-            rx.debounce_input(
-                rx.input(
-                    placeholder="alertname, instance or summary",
-                    value=AlertsState.query,
-                    on_change=AlertsState.set_query,
-                    id="filter-q",
-                    width="22em",
-                    max_length=200,
-                ),
-                debounce_timeout=250,
-            ),
-            spacing="1",
+        _select("status", "Status", ["firing", "resolved"]),
+        _select("severity", "Severity", ["critical", "warning", "info"]),
+        _select("action", "Action", ["auto_analyze", "manual", "ignore"]),
+        _select("analysis", "Analysis", list(ANALYSIS_FILTERS)),
+        filter_input(
+            AlertsState,
+            "query",
+            "Search",
+            id="filter-q",
+            max_length=FILTERS["query"],
+            placeholder="alertname, instance or summary",
+            width="22em",
         ),
         rx.spacer(),
         rx.badge(
@@ -96,50 +79,43 @@ def alert_table() -> rx.Component:
     return data_table(headers, AlertsState.rows, alert_row, body_id="alert-rows")
 
 
-def spend_bar() -> rx.Component:
+def _spent(period: str, label: str, *more: rx.Component | str) -> rx.Component:
+    """ "today $0.12 (3,400 tokens, ...)": the spend of `period` (today, month)."""
+    s = AlertsState.spend
+    usd = rx.text.span(s[f"{period}_usd"], id=f"spend-{period}")
+    tokens = rx.text.span(s[f"{period}_tokens"], id=f"spend-{period}-tokens")
+    return rx.text(label, " ", usd, " (", tokens, " tokens", *more, ")", size="2")
+
+
+def _budget_reached() -> rx.Component:
     s = AlertsState.spend
     return rx.cond(
-        s.contains("today_usd"),  # type: ignore[attr-defined]
-        rx.vstack(
-            rx.hstack(
-                rx.text("LLM spend", weight="bold", size="2"),
-                rx.text(
-                    "today ",
-                    rx.text.span(s["today_usd"], id="spend-today"),
-                    " (",
-                    rx.text.span(s["today_tokens"], id="spend-today-tokens"),
-                    " tokens, ",
-                    rx.text.span(s["analyses_today"], id="analyses-today"),
-                    " analyses)",
-                    size="2",
-                ),
-                rx.text(
-                    "this month ",
-                    rx.text.span(s["month_usd"], id="spend-month"),
-                    " (",
-                    rx.text.span(s["month_tokens"], id="spend-month-tokens"),
-                    " tokens)",
-                    size="2",
-                ),
-                rx.cond(s["budget"] != "", rx.text("daily budget ", s["budget"], size="2", color_scheme="gray")),
-                spacing="4",
-                align="center",
-                id="llm-spend",
-            ),
-            rx.cond(
-                AlertsState.budget_reached,
-                rx.callout(
-                    f"Daily LLM budget reached ({s['today_usd']} of {s['budget']}): automatic analysis is paused; "
-                    "users can still ask for analyses.",
-                    color_scheme="orange",
-                    id="budget-reached",
-                    width="100%",
-                ),
-            ),
+        AlertsState.budget_reached,
+        rx.callout(
+            f"Daily LLM budget reached ({s['today_usd']} of {s['budget']}): automatic analysis is paused; "
+            "users can still ask for analyses.",
+            color_scheme="orange",
+            id="budget-reached",
             width="100%",
-            spacing="2",
-            margin_bottom="1em",
         ),
+    )
+
+
+def spend_bar() -> rx.Component:
+    s = AlertsState.spend
+    analyses = rx.text.span(s["analyses_today"], id="analyses-today")
+    spend = rx.hstack(
+        rx.text("LLM spend", weight="bold", size="2"),
+        _spent("today", "today", ", ", analyses, " analyses"),
+        _spent("month", "this month"),
+        rx.cond(s["budget"] != "", rx.text("daily budget ", s["budget"], size="2", color_scheme="gray")),
+        spacing="4",
+        align="center",
+        id="llm-spend",
+    )
+    return rx.cond(
+        s.contains("today_usd"),  # type: ignore[attr-defined]
+        rx.vstack(spend, _budget_reached(), width="100%", spacing="2", margin_bottom="1em"),
     )
 
 

@@ -6,11 +6,13 @@ ROW_TEXT_MAX characters: a page of rows stays small whatever the alerts carry.""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import reflex as rx
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from remediation_app.components.pager import PAGE_SIZE, PagerState
+from remediation_app.components.pager import FilteredPagerState, fetch_page
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.services.alert_text import clipped
 from remediation_app.services.alerts import AlertFilter, alert_summaries, list_alerts
@@ -20,6 +22,8 @@ from remediation_app.state import UNAVAILABLE_RETRYING, end_session, follow_even
 
 ROW_TEXT_MAX = 1_024  # the stored summary's own bound (services/ingest.py SUMMARY_MAX)
 ANY = "any"  # Radix selects cannot hold an empty value
+# The filters (state vars) with the longest value each keeps.
+FILTERS = {"status": 20, "severity": 20, "action": 20, "analysis": 20, "query": 200}
 
 
 def _row(alert: dict[str, object]) -> dict[str, str]:
@@ -30,6 +34,13 @@ def _row(alert: dict[str, object]) -> dict[str, str]:
         row["analysis_status"] = str(analysis.get("status") or "none")
         row["analysis_urgency"] = str(analysis.get("urgency") or "")
     return row
+
+
+async def _alert_rows(
+    flt: AlertFilter, session: AsyncSession, limit: int, offset: int
+) -> tuple[list[dict[str, str]], int]:
+    alerts, total = await list_alerts(session, flt, limit=limit, offset=offset)
+    return [_row(s) for s in await alert_summaries(session, alerts)], total
 
 
 def _usd(value: float) -> str:
@@ -47,20 +58,22 @@ def _spend_row(spend: costs.Spend) -> dict[str, str]:
     }
 
 
-class AlertsState(PagerState, rx.State):
+class AlertsState(FilteredPagerState, rx.State):
     status: str = ANY
     severity: str = ANY
     action: str = ANY
     analysis: str = ANY
     query: str = ""
     live: bool = False
-    error: str = ""
     # LLM spend (today and this month, UTC); empty until loaded.
     spend: dict[str, str] = {}
     budget_reached: bool = False
 
     def _nothing(self) -> str:
         return "No alerts match."
+
+    def _filters(self) -> dict[str, int]:
+        return FILTERS
 
     async def _page_turned(self, moved: bool) -> Any:
         return AlertsState.reload if moved else None
@@ -74,16 +87,10 @@ class AlertsState(PagerState, rx.State):
     async def _load(self, flt: AlertFilter, page: int) -> None:
         """Query outside the state lock, then publish rows, unless the filter or page changed
         meanwhile: then a newer load (the one that change started) publishes the right rows."""
-        try:
-            async with async_session() as session:
-                alerts, total = await list_alerts(session, flt, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
-                summaries = await alert_summaries(session, alerts)
-            rows, error = [_row(s) for s in summaries], ""
-        except TRANSIENT_DB_ERRORS:
-            rows, total, error = [], 0, UNAVAILABLE_RETRYING
+        fetched = await fetch_page(functools.partial(_alert_rows, flt), page)
         async with self:
             if (self._filter(), self.page) == (flt, page):
-                self.rows, self.total, self.error = rows, total, error
+                self._show_page(fetched, unavailable=UNAVAILABLE_RETRYING)
 
     async def _refresh(self) -> None:
         """Raises Forbidden (after clearing the rows) when the tab's login is gone or revoked."""
@@ -123,28 +130,3 @@ class AlertsState(PagerState, rx.State):
             await self._refresh()
         except Forbidden:
             await end_session(self)
-
-    @rx.event
-    def set_status(self, value: str):
-        self.status, self.page = value, 0
-        return AlertsState.reload
-
-    @rx.event
-    def set_severity(self, value: str):
-        self.severity, self.page = value, 0
-        return AlertsState.reload
-
-    @rx.event
-    def set_action(self, value: str):
-        self.action, self.page = value, 0
-        return AlertsState.reload
-
-    @rx.event
-    def set_analysis(self, value: str):
-        self.analysis, self.page = value, 0
-        return AlertsState.reload
-
-    @rx.event
-    def set_query(self, value: str):
-        self.query, self.page = value[:200], 0
-        return AlertsState.reload

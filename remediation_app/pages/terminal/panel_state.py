@@ -1,14 +1,14 @@
 """The terminal panel's state: the servers this user may open, the one picked, and the ticket that
 opens it (the view is panel.py; the /terminal page and the alert page show it).
 
-Every handler checks the login on the server. `open_terminal` asks services.terminal for a one-time
+Every handler checks the login on the server. `open_terminal` asks services.terminal.tickets for a one-time
 ticket (valid TERMINAL_TICKET_SECONDS) right before the browser connects, and hands it to the xterm
 component as a prop: a new ticket reconnects, an empty one closes the terminal. The ticket only
 opens that server once, for this user; no credential ever reaches the state.
 
 For the alert page: `for_alert(alert_id)` (or `for_alert("")` to read /alerts/<id> from the URL)
 ties the terminal to the alert (its session records it) and preselects the server that the alert's
-`instance` label names (ssh_servers.match_instance).
+`instance` label names (servers.match_instance).
 
 "Send to terminal" buttons (components/send_to_terminal.py, given `connected`) are enabled while the
 terminal reported "ready" and has not ended; the pasting itself happens in the browser.
@@ -21,15 +21,9 @@ from reflex.event import EventSpec
 
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.models import Alert, SSHServer, User
-from remediation_app.services import ssh_servers, terminal
 from remediation_app.services.auth import Forbidden
-from remediation_app.state import MAX_ALERT_ID, UNAVAILABLE, form_id, refusal, route_alert_id, session_user
-
-
-def _number(value: object) -> int:
-    """A server's or alert's id from the page or the URL, or 0."""
-    number = form_id(value) or 0
-    return number if number <= MAX_ALERT_ID else 0
+from remediation_app.services.terminal import servers, tickets
+from remediation_app.state import UNAVAILABLE, parse_id, refusal, route_alert_id, session_user
 
 
 def server_view(row: SSHServer) -> dict[str, str]:
@@ -74,7 +68,7 @@ class TerminalPanelState(rx.State):
     async def _reload(self, user: User) -> list[SSHServer]:
         try:
             async with async_session() as session:
-                rows = await ssh_servers.servers_for(session, user)
+                rows = await servers.servers_for(session, user)
         except TRANSIENT_DB_ERRORS:
             self.servers, self.loaded, self.error = [], False, UNAVAILABLE
             return []
@@ -94,8 +88,9 @@ class TerminalPanelState(rx.State):
         self._close()
         self.error = ""
         query = self.router.url.query_parameters
-        wanted = str(_number(query.get("server", ""))) if query.get("server") else ""
-        self.for_alert_id = str(_number(query.get("alert", ""))) if _number(query.get("alert", "")) else ""
+        wanted = str(parse_id(query.get("server", "")) or 0) if query.get("server") else ""
+        alert_id = parse_id(query.get("alert", ""))
+        self.for_alert_id = str(alert_id) if alert_id else ""
         if wanted:
             self.selected = wanted
         await self._reload(user)
@@ -106,7 +101,7 @@ class TerminalPanelState(rx.State):
         """Tie the panel to an alert (default: the /alerts/<id> of the URL) and preselect its server."""
         if not isinstance(user := await self._user(), User):
             return user
-        wanted = _number(alert_id) if alert_id else route_alert_id(self)
+        wanted = (parse_id(alert_id) or 0) if alert_id else route_alert_id(self)
         # Always: a revisit of the same alert must not hand the component the old, used ticket.
         self._close()
         self.error = ""
@@ -119,7 +114,7 @@ class TerminalPanelState(rx.State):
             return None
         self.for_alert_id = str(alert.id) if alert is not None else ""
         instance = (alert.instance or alert.labels.get("instance", "")) if alert is not None else ""
-        match = ssh_servers.match_instance(rows, instance) if instance else None
+        match = servers.match_instance(rows, instance) if instance else None
         if match is not None:
             self.selected = str(match.id)
         return None
@@ -138,13 +133,13 @@ class TerminalPanelState(rx.State):
         """A fresh one-time ticket for the picked server (a second click reconnects)."""
         if not isinstance(user := await self._user(), User):
             return user
-        server_id = _number(self.selected)
+        server_id = parse_id(self.selected)
         if not server_id:
             self.error = "Pick a server first."
             return None
         try:
-            ticket = await terminal.issue_ticket(user, server_id, _number(self.for_alert_id) or None)
-        except terminal.TerminalRefused as refused:
+            ticket = await tickets.issue_ticket(user, server_id, parse_id(self.for_alert_id) or None)
+        except tickets.TerminalRefused as refused:
             self._close()
             self.error = str(refused)
             await self._reload(user)

@@ -2,6 +2,7 @@
 
     sdk            LiteLLM itself, imported lazily, offline and quiet
     config         ProviderConfig: what a call needs (model, endpoint, key, limits)
+    providers      the providers an admin stores (API key encrypted) and the one from the environment
     errors         LLMError, LiteLLM's exceptions mapped to it, text made safe to show and store
     client         the one client: calls, streaming, token counting, context window, cost
     limiter        fits a prompt into the model's context window (oldest turns go first)

@@ -14,6 +14,7 @@ from typing import Any
 
 from remediation_app.models import Alert
 from remediation_app.services.llm.prompts import render
+from remediation_app.services.records import isoformat
 
 log = logging.getLogger(__name__)
 URGENCIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
@@ -28,6 +29,26 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "root_cause": {"type": "string", "description": "the most likely cause, with the evidence for it"},
+        "root_cause_evidence": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "ids of the evidence items (E1, E2, ...) the root cause rests on",
+        },
+        "hypotheses": {
+            "type": "array",
+            "description": "two or three competing explanations, most likely first",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "explanation": {"type": "string"},
+                    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                    "supports": {"type": "array", "items": {"type": "string"}, "description": "evidence ids"},
+                    "contradicts": {"type": "array", "items": {"type": "string"}, "description": "evidence ids"},
+                },
+                "required": ["explanation", "confidence"],
+            },
+        },
+        "inconclusive": {"type": "boolean", "description": "true when the evidence supports no explanation"},
         "impact": {"type": "string", "description": "who or what is affected and how badly"},
         "immediate_actions": {
             "type": "array",
@@ -66,17 +87,21 @@ def alert_data(alert: Alert) -> dict[str, Any]:
         "instance": _cut(alert.instance),
         "job": _cut(alert.job),
         "starts_at": alert.starts_at.isoformat(),
-        "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
+        "ends_at": isoformat(alert.ends_at),
         "times_notified": alert.times_notified,
         "labels": {_cut(k, 200): _cut(v) for k, v in sorted(alert.labels.items())[:100]},
         "annotations": {_cut(k, 200): _cut(v) for k, v in sorted(alert.annotations.items())[:50]},
     }
 
 
-def build_messages(alert: Alert, *, nonce: str | None = None) -> list[dict[str, str]]:
+def build_messages(
+    alert: Alert, *, evidence: str = "", consulted: str = "", nonce: str | None = None
+) -> list[dict[str, Any]]:
+    """The system prompt and the question. `evidence`: the gathered evidence as text (each item headed
+    by its id); `consulted`: one line on what was (not) consulted, e.g. "no metrics datasource"."""
     nonce = nonce or secrets.token_hex(8)
     system = render("analysis_system.j2", schema=SCHEMA_TEXT, nonce=nonce)
-    user = render("analysis_user.j2", alert=alert_data(alert), nonce=nonce)
+    user = render("analysis_user.j2", alert=alert_data(alert), evidence=evidence, consulted=consulted, nonce=nonce)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -177,16 +202,61 @@ def _bool(value: Any) -> bool | None:
     return None
 
 
-def normalize(data: dict[str, Any]) -> Parsed | None:
-    """A schema-shaped result from a decoded object, or None if it is not an analysis at all."""
+_REF = re.compile(r"\bE(\d{1,4})\b")
+
+
+def _refs(value: Any, known: frozenset[str]) -> list[str]:
+    """Evidence ids cited in `value` (a list or a text), only those that exist, each once, in order.
+    An id the model made up is dropped: a claim must not look supported by evidence that is not there."""
+    items = value if isinstance(value, list) else [value]
+    found: list[str] = []
+    for item in items[:ITEMS_MAX]:
+        for number in _REF.findall(str(item)[:200]):
+            ref = f"E{int(number)}"
+            if ref in known and ref not in found:
+                found.append(ref)
+    return found
+
+
+def _hypotheses(value: Any, known: frozenset[str]) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    found: list[tuple[float, dict[str, Any]]] = []
+    for item in value[:5]:
+        if isinstance(item, dict):
+            lowered = {str(k).strip().lower(): v for k, v in item.items()}
+            text = _text(lowered.get("explanation") or lowered.get("hypothesis") or lowered.get("description"))
+            confidence = _confidence(lowered.get("confidence"))
+            supports = _refs(lowered.get("supports") or lowered.get("evidence") or [], known)
+            contradicts = _refs(lowered.get("contradicts") or [], known)
+        else:
+            text, confidence, supports, contradicts = _text(item), None, [], []
+        if text:
+            hypothesis = {
+                "explanation": text,
+                "confidence": confidence,
+                "supports": supports,
+                "contradicts": contradicts,
+            }
+            found.append((confidence or 0.0, hypothesis))
+    found.sort(key=lambda pair: -pair[0])  # stable: equal confidences keep the model's order
+    return [hypothesis for _, hypothesis in found]
+
+
+def normalize(data: dict[str, Any], known: frozenset[str] = frozenset()) -> Parsed | None:
+    """A schema-shaped result from a decoded object, or None if it is not an analysis at all.
+    `known`: the evidence ids that exist; citations of any other id are dropped."""
     lowered = {str(k).strip().lower(): v for k, v in data.items()}
     if "analysis" in lowered and isinstance(lowered["analysis"], dict) and "root_cause" not in lowered:
-        return normalize(lowered["analysis"])
+        return normalize(lowered["analysis"], known)
     if not any(k in lowered for k in ("root_cause", "impact", "immediate_actions", "remediation_steps")):
         return None
     urgency = str(lowered.get("urgency") or "").strip().upper()
     result = {
         "root_cause": _text(lowered.get("root_cause")),
+        "root_cause_evidence": _refs(lowered.get("root_cause_evidence") or [], known),
+        "hypotheses": _hypotheses(lowered.get("hypotheses"), known),
+        "inconclusive": _bool(lowered.get("inconclusive")) is True,
         "impact": _text(lowered.get("impact")),
         "immediate_actions": _actions(lowered.get("immediate_actions")),
         "remediation_steps": _strings(lowered.get("remediation_steps")),
@@ -197,12 +267,12 @@ def normalize(data: dict[str, Any]) -> Parsed | None:
     return Parsed(structured=True, result=result, urgency=urgency if urgency in URGENCIES else "")
 
 
-def parse_analysis(text: str) -> Parsed:
+def parse_analysis(text: str, evidence_refs: frozenset[str] = frozenset()) -> Parsed:
     """Never raises: a structured result if any JSON object in the text is an analysis, else unstructured."""
     try:
         for candidate in _candidates(text[:RAW_MAX]):
             if isinstance(candidate, dict):
-                parsed = normalize(candidate)
+                parsed = normalize(candidate, evidence_refs)
                 if parsed is not None:
                     return parsed
     except Exception:  # model output is hostile input: nothing it holds may crash the worker

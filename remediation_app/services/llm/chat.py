@@ -72,6 +72,7 @@ def build_context(
     model: str,
     reply_tokens: int,
     terminal_text: str = "",
+    evidence: str = "",
     window: int | None = None,
     nonce: str | None = None,
 ) -> Context:
@@ -83,7 +84,7 @@ def build_context(
     budget = limiter.input_budget(window or context_window(model), reply_tokens)
     brief = analysis_brief(analysis)
     analysis_json = analysis_text(brief) if brief is not None else None
-    facts = render("chat_facts.j2", alert=alert_data(alert), analysis=analysis_json, nonce=nonce)
+    facts = render("chat_facts.j2", alert=alert_data(alert), analysis=analysis_json, evidence=evidence, nonce=nonce)
     system = [
         {"role": "system", "content": render("chat_system.j2", nonce=nonce)},
         {"role": "system", "content": facts},

@@ -9,6 +9,7 @@ nothing, so a job's analysis is stored exactly once.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from remediation_app.models import Analysis, JobStatus, utcnow
+from remediation_app.models import Analysis, Evidence, JobStatus, utcnow
 from remediation_app.services.llm.jobs import JOBS
 from remediation_app.settings import get_settings
 
@@ -122,15 +123,26 @@ async def _finish(session: AsyncSession, job_id: int, worker: str, **values: Any
     return bool(result.rowcount)
 
 
-async def succeed(session: AsyncSession, job: ClaimedJob, worker: str, analysis: Analysis) -> bool:
-    """Mark the job done and store its analysis, in the caller's transaction; False (nothing stored)
-    when the lease was lost. The caller commits."""
+async def succeed(
+    session: AsyncSession,
+    job: ClaimedJob,
+    worker: str,
+    analysis: Analysis,
+    evidence: Callable[[int], list[Evidence]] | None = None,
+) -> bool:
+    """Mark the job done and store its analysis (and its evidence rows, made by `evidence` from the
+    analysis' id), in the caller's transaction; False (nothing stored) when the lease was lost. The
+    caller commits."""
     now = utcnow()
     if not await _finish(session, job.id, worker, status=JobStatus.SUCCEEDED.value, finished_at=now, last_error=""):
         return False
     analysis.created_at = now
     session.add(analysis)
     await session.flush()
+    if evidence is not None:
+        assert analysis.id is not None
+        session.add_all(evidence(analysis.id))
+        await session.flush()
     return True
 
 

@@ -3,6 +3,10 @@
 Calls go through LiteLLM (imported lazily: sdk.py). Retries are ours (the job queue's backoff), so
 LiteLLM and the OpenAI client it wraps are told not to retry. Errors are LLMError (errors.py).
 
+Tools (function calling): `complete(..., tools=...)` offers OpenAI-style function definitions and
+returns the model's calls as plain `ToolCall`s with the assistant message to append (a plain dict:
+nothing of LiteLLM leaves this module); `supports_tools` says whether a provider gets them.
+
 Cost has one source, LiteLLM's `completion_cost`, for both kinds of call: a streamed answer is first
 assembled by `stream_chunk_builder` (the provider's usage when the stream carried it, else LiteLLM's
 own count of the prompt and the text received), then priced like any response.
@@ -14,19 +18,32 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from remediation_app.services import metrics
 from remediation_app.services.llm.config import ProviderConfig
-from remediation_app.services.llm.errors import LLMError, classify, safe_text
+from remediation_app.services.llm.errors import LLMError, classify
 from remediation_app.services.llm.sdk import litellm_module, loaded
+from remediation_app.services.text import storable_text
 
 log = logging.getLogger(__name__)
-Messages = list[dict[str, str]]
+# Chat messages as sent: mostly {"role", "content"} strings; a tool loop's also carry `tool_calls`
+# (assistant) and `tool_call_id` (tool results).
+Messages = list[dict[str, Any]]
 # Used when LiteLLM does not know the model's context window (a local model, a custom endpoint).
 DEFAULT_CONTEXT_TOKENS = 8192
 ANSWER_MAX = 200_000  # characters of a streamed answer kept (a runaway model stops filling memory)
+TOOL_CALLS_MAX = 32  # tool calls taken from one answer (the loop bounds what it runs; this bounds memory)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call of an answer: `arguments` is the model's JSON text as sent (maybe not valid JSON)."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass
@@ -37,6 +54,9 @@ class Completion:
     cost_usd: float | None
     latency_ms: int
     model: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    # The assistant message to append before the tool results (plain JSON-able values).
+    message: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -74,7 +94,7 @@ def count_tokens(model: str, messages: Messages) -> int:
     try:
         return int(litellm.token_counter(model=model, messages=messages))
     except Exception:  # an unknown tokenizer: about four characters a token
-        return sum(len(m["content"]) // 4 + 4 for m in messages)
+        return sum(len(str(m.get("content") or "")) // 4 + 4 for m in messages)
 
 
 def context_window(model: str) -> int:
@@ -112,14 +132,66 @@ def _supports_json_mode(litellm: Any, model: str) -> bool:
     return "response_format" in params
 
 
+def supports_tools(provider: ProviderConfig) -> bool:
+    """Whether the provider is offered tools: its `tool_calling` setting, "on" or "off", or for "auto"
+    what LiteLLM knows of the model (an unknown model, e.g. a custom endpoint's: no)."""
+    mode = provider.tool_calling
+    if mode in ("on", "off"):
+        return mode == "on"
+    try:
+        return bool(litellm_module().supports_function_calling(model=provider.model))
+    except Exception:
+        return False
+
+
+def _tool_calls(message: Any) -> list[ToolCall]:
+    calls: list[ToolCall] = []
+    for index, item in enumerate((getattr(message, "tool_calls", None) or [])[:TOOL_CALLS_MAX]):
+        function = getattr(item, "function", None)
+        name, arguments = getattr(function, "name", None), getattr(function, "arguments", None)
+        if not isinstance(name, str):
+            continue
+        call_id = getattr(item, "id", None)
+        # Some local servers send no id; the result must still name the call it answers.
+        call_id = call_id if isinstance(call_id, str) and call_id else f"call_{index}"
+        arguments = arguments if isinstance(arguments, str) else ""
+        calls.append(ToolCall(id=storable_text(call_id), name=storable_text(name), arguments=storable_text(arguments)))
+    return calls
+
+
+def _assistant_message(text: str, calls: list[ToolCall]) -> dict[str, Any]:
+    if not calls:
+        return {"role": "assistant", "content": text}
+    return {
+        "role": "assistant",
+        "content": text or None,  # OpenAI's own shape beside tool calls
+        "tool_calls": [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls
+        ],
+    }
+
+
 async def complete(
-    provider: ProviderConfig, messages: Messages, *, json_mode: bool = False, max_tokens: int | None = None
+    provider: ProviderConfig,
+    messages: Messages,
+    *,
+    json_mode: bool = False,
+    max_tokens: int | None = None,
+    tools: list[dict[str, Any]] | None = None,
+    tool_choice: str | dict[str, Any] | None = None,
 ) -> Completion:
-    """One completion. Raises LLMError (never LiteLLM's own exceptions)."""
+    """One completion. Raises LLMError (never LiteLLM's own exceptions).
+
+    `tools`: OpenAI function definitions (`{"type": "function", "function": {...}}`) the model may
+    call; its calls come back in `Completion.tool_calls`. `tool_choice` as OpenAI's ("none", "auto"...)."""
     litellm = await loaded()
     kwargs = call_kwargs(provider, messages, max_tokens)
     if json_mode and _supports_json_mode(litellm, provider.model):
         kwargs["response_format"] = {"type": "json_object"}
+    if tools:
+        kwargs["tools"] = tools
+    if tool_choice is not None:
+        kwargs["tool_choice"] = tool_choice
     started = time.perf_counter()
     try:
         # LiteLLM enforces `timeout` per request; the outer bound also covers a stalled body.
@@ -135,10 +207,12 @@ async def complete(
         raise classify(exc, provider) from exc
     elapsed = time.perf_counter() - started
     try:
-        text = response.choices[0].message.content or ""
+        message = response.choices[0].message
     except (AttributeError, IndexError, TypeError):
-        text = ""
-    text = safe_text(str(text))  # model output is stored; PostgreSQL refuses NUL
+        message = None
+    # Model output is stored; PostgreSQL refuses NUL.
+    text = storable_text(str(getattr(message, "content", None) or ""))
+    calls = _tool_calls(message)
     prompt_tokens, completion_tokens = _tokens(response)
     price = cost(response, provider.model)
     metrics.record_llm_call(provider.model, elapsed, prompt_tokens, completion_tokens, price)
@@ -149,6 +223,8 @@ async def complete(
         cost_usd=price,
         latency_ms=int(elapsed * 1000),
         model=str(getattr(response, "model", "") or provider.model),
+        tool_calls=calls,
+        message=_assistant_message(text, calls),
     )
 
 
@@ -187,7 +263,7 @@ async def stream(
             except (AttributeError, IndexError, TypeError):
                 piece = ""
             if piece and len(result.text) < ANSWER_MAX:
-                piece = safe_text(piece)
+                piece = storable_text(piece)
                 result.text += piece
                 yield piece
     except (asyncio.CancelledError, GeneratorExit):  # Stop: the consumer was cancelled or closed us

@@ -10,15 +10,18 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from remediation_app.crypto import DecryptionError
 from remediation_app.db import async_session
 from remediation_app.models import Alert, ChatMessage, Conversation, User, utcnow
-from remediation_app.services import providers
-from remediation_app.services.crypto import DecryptionError
+from remediation_app.services.investigation.redaction import Redactor
+from remediation_app.services.investigation.store import evidence_prompt
+from remediation_app.services.llm import providers
 from remediation_app.services.llm.chat import TERMINAL_MAX, ChatError, Context, build_context
 from remediation_app.services.llm.client import StreamResult
 from remediation_app.services.llm.config import ProviderConfig
-from remediation_app.services.llm.errors import safe_text
 from remediation_app.services.llm.jobs import analyses_for
+from remediation_app.services.records import columns
+from remediation_app.services.text import storable_text
 
 QUESTION_MAX = 8000
 HISTORY_MAX = 200  # messages loaded to build the context (older ones would be trimmed anyway)
@@ -116,9 +119,9 @@ async def finish_turn(session: AsyncSession, answer_id: int, result: StreamResul
     answer = await session.get(ChatMessage, answer_id)
     if answer is None:
         return None
-    answer.content = safe_text(result.text)
+    answer.content = storable_text(result.text)
     answer.status = "error" if result.error else "stopped" if result.stopped else "complete"
-    answer.error = safe_text(result.error)
+    answer.error = storable_text(result.error)
     answer.prompt_tokens, answer.completion_tokens = result.prompt_tokens, result.completion_tokens
     answer.cost_usd, answer.latency_ms = result.cost_usd, result.latency_ms
     answer.finished_at = utcnow()
@@ -133,16 +136,9 @@ def history_of(messages: list[ChatMessage]) -> list[tuple[str, str]]:
 
 def message_public(message: ChatMessage) -> dict[str, Any]:
     return {
-        "id": message.id,
-        "role": message.role,
-        "content": message.content,
-        "status": message.status,
-        "error": message.error,
+        **columns(message, "id", "role", "content", "status", "error", "model"),
+        **columns(message, "prompt_tokens", "completion_tokens", "cost_usd"),
         "terminal_attached": bool(message.terminal_context),
-        "model": message.model,
-        "prompt_tokens": message.prompt_tokens,
-        "completion_tokens": message.completion_tokens,
-        "cost_usd": message.cost_usd,
         "created_at": message.created_at.isoformat(),
     }
 
@@ -191,6 +187,7 @@ async def prepare_turn(
         continued = conversation.id if conversation is not None else None
         history = history_of(await messages_of(session, continued, last=HISTORY_MAX)) if continued else []
         latest = await analyses_for(session, alert_id, limit=1)
+        evidence = await evidence_prompt(session, latest[0].id) if latest and latest[0].id is not None else ""
     context = await asyncio.to_thread(
         build_context,
         alert=alert,
@@ -200,7 +197,12 @@ async def prepare_turn(
         model=provider.model,
         reply_tokens=provider.max_tokens,
         terminal_text=terminal_text,
+        evidence=evidence,
     )
+    if not provider.local:
+        # The same redaction as the analysis: the whole prompt, every turn (the conversation only
+        # grows, so a secret keeps its placeholder from one question to the next).
+        context.messages = await asyncio.to_thread(Redactor().redact_messages, context.messages)
     async with async_session() as session:
         if await session.get(Alert, alert_id) is None:  # deleted meanwhile
             raise ChatError("no such alert")

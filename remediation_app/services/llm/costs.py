@@ -30,17 +30,6 @@ class Spend:
     def budget_reached(self) -> bool:
         return self.budget_usd is not None and self.today_usd >= self.budget_usd
 
-    def public(self) -> dict[str, Any]:
-        return {
-            "today_usd": round(self.today_usd, 10),
-            "month_usd": round(self.month_usd, 10),
-            "today_tokens": self.today_tokens,
-            "month_tokens": self.month_tokens,
-            "analyses_today": self.analyses_today,
-            "daily_budget_usd": self.budget_usd,
-            "budget_reached": self.budget_reached,
-        }
-
 
 def _starts(now: datetime) -> tuple[datetime, datetime]:
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)

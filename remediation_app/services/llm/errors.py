@@ -2,7 +2,8 @@
 provider made safe to show and to store.
 
 Providers and proxies have been known to echo the API key back in an error, and PostgreSQL cannot
-store NUL characters: every provider text we keep goes through `safe_text`, every error through `scrub`.
+store NUL characters or lone surrogates: every provider text we keep goes through
+services.text.storable_text, every error through `scrub`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 from remediation_app.services.llm.config import ProviderConfig
 from remediation_app.services.llm.sdk import litellm_module
+from remediation_app.services.text import storable_text
 
 # Longest error text kept (shown on the alert page and the providers page).
 ERROR_MAX = 2000
@@ -28,15 +30,10 @@ class LLMError(Exception):
         self.too_long = too_long
 
 
-def safe_text(text: str) -> str:
-    """Text PostgreSQL can store: NUL characters become U+FFFD."""
-    return text.replace("\x00", "\ufffd")
-
-
 def scrub(text: str, provider: ProviderConfig | None) -> str:
     """Text safe to show anyone: the provider's key (and a password inside its API base) masked,
-    NUL characters replaced (PostgreSQL cannot store them)."""
-    text = safe_text(text)
+    NUL characters and lone surrogates replaced (PostgreSQL cannot store them)."""
+    text = storable_text(text)
     if provider is None:
         return text
     secrets = [provider.api_key]

@@ -14,9 +14,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from remediation_app.crypto import DecryptionError
 from remediation_app.models import IN_FLIGHT, Alert, Analysis, AnalysisJob, JobStatus, User, utcnow
-from remediation_app.services import providers
-from remediation_app.services.crypto import DecryptionError
+from remediation_app.services.llm import providers
 from remediation_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -169,54 +169,6 @@ async def in_flight_job(session: AsyncSession, alert_id: int) -> AnalysisJob | N
 async def queue_counts(session: AsyncSession) -> dict[str, int]:
     rows = await session.exec(select(AnalysisJob.status, func.count()).group_by(col(AnalysisJob.status)))
     return {status: int(count) for status, count in rows.all()}
-
-
-def job_public(job: AnalysisJob) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "alert_id": job.alert_id,
-        "status": job.status,
-        "automatic": job.automatic,
-        "provider_id": job.provider_id,
-        "requested_by": job.requested_by,
-        "attempts": job.attempts,
-        "max_attempts": job.max_attempts,
-        "next_attempt_at": job.next_attempt_at.isoformat() if job.next_attempt_at else None,
-        "last_error": job.last_error,
-        "created_at": job.created_at.isoformat() if job.created_at else None,
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-    }
-
-
-def analysis_public(analysis: Analysis) -> dict[str, Any]:
-    return {
-        "id": analysis.id,
-        "alert_id": analysis.alert_id,
-        "job_id": analysis.job_id,
-        "provider": analysis.provider_name,
-        "model": analysis.model,
-        "structured": analysis.structured,
-        "urgency": analysis.urgency or None,
-        **{
-            key: analysis.result.get(key)
-            for key in (
-                "root_cause",
-                "impact",
-                "immediate_actions",
-                "remediation_steps",
-                "prevention",
-                "confidence",
-                "needs_human",
-            )
-        },
-        "raw_text": analysis.raw_text,
-        "prompt_tokens": analysis.prompt_tokens,
-        "completion_tokens": analysis.completion_tokens,
-        "cost_usd": analysis.cost_usd,
-        "latency_ms": analysis.latency_ms,
-        "requested_by": analysis.requested_by,
-        "created_at": analysis.created_at.isoformat(),
-    }
 
 
 async def latest_job(session: AsyncSession, alert_id: int) -> AnalysisJob | None:

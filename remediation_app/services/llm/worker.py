@@ -14,19 +14,23 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from remediation_app.crypto import DecryptionError
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
-from remediation_app.models import Alert, AlertStatus, Analysis, utcnow
-from remediation_app.services import metrics, providers
-from remediation_app.services.crypto import DecryptionError
+from remediation_app.models import Alert, AlertStatus, Analysis, Evidence, utcnow
+from remediation_app.services import metrics
 from remediation_app.services.events import bus
-from remediation_app.services.llm import claims, costs, jobs
-from remediation_app.services.llm.analysis import RAW_MAX, build_messages, parse_analysis
-from remediation_app.services.llm.client import complete
+from remediation_app.services.investigation.run import investigate
+from remediation_app.services.llm import claims, costs, jobs, providers
+from remediation_app.services.llm.analysis import RAW_MAX
 from remediation_app.services.llm.config import ProviderConfig
 from remediation_app.services.llm.errors import ERROR_MAX, LLMError
+from remediation_app.services.records import columns
 from remediation_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -212,60 +216,52 @@ class AnalysisWorker:
         if isinstance(provider, str):
             return await self._settle(job, provider, transient=False)
         if provider is None:
-            self._finishing.add(job.id)
-            async with async_session() as session:
-                await claims.release(session, job, self.name)
-                await session.commit()
+            await self._finish(job, lambda session: claims.release(session, job, self.name))
             return "released"
         try:
-            completion = await complete(provider, build_messages(alert), json_mode=True)
+            outcome = await investigate(alert, provider)
         except LLMError as exc:
             return await self._settle(job, str(exc), transient=exc.transient)
-        parsed = parse_analysis(completion.text)
+        parsed = outcome.parsed
         analysis = Analysis(
             alert_id=job.alert_id,
             job_id=job.id,
             provider_name=provider.name,
             model=provider.model,
-            structured=parsed.structured,
-            result=parsed.result,
-            urgency=parsed.urgency,
-            raw_text=completion.text[:RAW_MAX],
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            cost_usd=completion.cost_usd,
-            latency_ms=completion.latency_ms,
-            requested_by=job.requested_by,
-            requested_by_user_id=job.requested_by_user_id,
+            **columns(parsed, "structured", "result", "urgency"),
+            raw_text=outcome.text[:RAW_MAX],
+            **columns(outcome, "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms"),
+            **columns(job, "requested_by", "requested_by_user_id"),
+            investigation=outcome.details,
         )
-        self._finishing.add(job.id)
-        async with async_session() as session:
-            stored = await claims.succeed(session, job, self.name, analysis)
-            await session.commit()
-        if not stored:
+
+        def evidence(analysis_id: int) -> list[Evidence]:
+            return [item.row(analysis_id) for item in outcome.investigation.items]
+
+        if not await self._finish(job, lambda session: claims.succeed(session, job, self.name, analysis, evidence)):
             log.warning("analysis job %s: lease lost before storing; the result is dropped", job.id)
             return "lease-lost"
         costs.clear_cache()
         return "succeeded"
 
-    async def _cancel(self, job: claims.ClaimedJob, reason: str) -> str:
+    async def _finish(self, job: claims.ClaimedJob, write: Callable[[AsyncSession], Awaitable[bool]]) -> bool:
+        """The job's last write (stored, retried, failed, cancelled or released), committed; returns
+        whether the lease was still ours. Its heartbeat must not take the lease this ends for a lost one."""
         self._finishing.add(job.id)
         async with async_session() as session:
-            await claims.cancel(session, job, self.name, reason)
+            done = await write(session)
             await session.commit()
+        return done
+
+    async def _cancel(self, job: claims.ClaimedJob, reason: str) -> str:
+        await self._finish(job, lambda session: claims.cancel(session, job, self.name, reason))
         return "cancelled"
 
     async def _settle(self, job: claims.ClaimedJob, error: str, *, transient: bool) -> str:
         """Retry later (transient, attempts left) or fail for good; the error is kept on the job."""
-        error = error[:ERROR_MAX]
         retry = transient and job.attempts < job.max_attempts
-        self._finishing.add(job.id)
-        async with async_session() as session:
-            if retry:
-                await claims.retry_later(session, job, self.name, error)
-            else:
-                await claims.fail(session, job, self.name, error)
-            await session.commit()
+        write = claims.retry_later if retry else claims.fail
+        await self._finish(job, lambda session: write(session, job, self.name, error[:ERROR_MAX]))
         return "retried" if retry else "failed"
 
 

@@ -7,36 +7,23 @@ from __future__ import annotations
 import reflex as rx
 
 from remediation_app.components.callouts import message
-from remediation_app.components.pager import pager
+from remediation_app.components.pager import filter_input, pager
 from remediation_app.components.table import data_table
 from remediation_app.pages.admin.audit.audit_state import MAX_FILTER, AdminAuditState
 from remediation_app.pages.page import page
 
 
-def _filter_input(label: str, value: rx.Var, on_change: object, id_: str, placeholder: str) -> rx.Component:
-    return rx.vstack(
-        rx.text(label, size="1", color_scheme="gray"),
-        rx.debounce_input(
-            rx.input(
-                value=value,
-                on_change=on_change,
-                id=id_,
-                placeholder=placeholder,
-                max_length=MAX_FILTER,
-                width="16em",
-            ),
-            debounce_timeout=250,
-        ),
-        spacing="1",
+def _filter(name: str, label: str, placeholder: str) -> rx.Component:
+    """Filter by actor or action (element id `audit-<name>`)."""
+    return filter_input(
+        AdminAuditState, name, label, id=f"audit-{name}", max_length=MAX_FILTER, placeholder=placeholder, width="16em"
     )
 
 
 def _filters() -> rx.Component:
     return rx.hstack(
-        _filter_input("Actor", AdminAuditState.actor, AdminAuditState.filter_by_actor, "audit-actor", "username"),
-        _filter_input(
-            "Action", AdminAuditState.action, AdminAuditState.filter_by_action, "audit-action", "e.g. user.create"
-        ),
+        _filter("actor", "Actor", "username"),
+        _filter("action", "Action", "e.g. user.create"),
         spacing="4",
         margin_bottom="1em",
     )

@@ -1,7 +1,7 @@
 """The LLM providers page's state (admins only): list, add, edit, delete, and test a connection.
 
 Every handler checks the admin on the server first (AdminState). The API key is write-only: it
-arrives in the form's payload, goes straight to services.providers (which encrypts it) and is never
+arrives in the form's payload, goes straight to services.llm.providers (which encrypts it) and is never
 kept in a state var; the page only knows whether a key is stored. An empty key field on edit keeps
 the stored key, "remove stored key" removes it. The provider from the environment (LLM_MODEL) is
 listed read-only and can be tested.
@@ -10,49 +10,40 @@ listed read-only and can be tested.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from remediation_app.db import TRANSIENT_DB_ERRORS
 from remediation_app.models import LLMProvider, User
-from remediation_app.pages.admin.kit_state import CrudState, checked
-from remediation_app.services import providers
-from remediation_app.state import UNAVAILABLE, form_id
+from remediation_app.pages.admin.kit_state import ConnectionTestState, checked, form_flags
+from remediation_app.services.llm import providers
+from remediation_app.services.records import Records
 
-FIELDS = ("name", "model", "api_base", "temperature", "max_tokens", "timeout_s")
+FIELDS = ("name", "model", "api_base", "temperature", "max_tokens", "timeout_s", "tool_calling")
 
 
 def _blank_form() -> dict[str, str]:
     return {
-        "name": "",
-        "model": "",
-        "api_base": "",
+        **dict.fromkeys(("name", "model", "api_base", "is_default", "has_api_key", "local"), ""),
+        "tool_calling": "auto",
         "temperature": "0.2",
         "max_tokens": "1500",
         "timeout_s": "60",
-        "is_default": "",
         "enabled": "true",
-        "has_api_key": "",
     }
 
 
 def _row(public: dict[str, Any]) -> dict[str, str]:
     return {
-        "id": str(public["id"]),
-        "name": str(public["name"]),
-        "model": str(public["model"]),
+        **{k: str(public[k]) for k in ("id", "name", "model", "max_tokens", "tool_calling", "source")},
         "api_base": str(public["api_base"] or ""),
         "has_api_key": "yes" if public["has_api_key"] else "no",
         "is_default": "yes" if public["is_default"] else "",
         "enabled": "yes" if public["enabled"] else "no",
+        "local": "yes" if public["local"] else "no",
         "temperature": f"{public['temperature']:g}",
-        "max_tokens": str(public["max_tokens"]),
         "timeout_s": f"{public['timeout_s']:g}",
-        "source": str(public["source"]),
-        "test_status": "",
-        "test_message": "",
     }
 
 
@@ -86,77 +77,35 @@ def provider_input(form_data: dict[str, Any], *, editing: bool) -> providers.Pro
         temperature=float(_number(form_data, "temperature", float)),
         max_tokens=int(_number(form_data, "max_tokens", int)),
         timeout_s=float(_number(form_data, "timeout_s", float)),
+        tool_calling=str(form_data.get("tool_calling", "auto")),
+        local=checked(form_data.get("local")),
     )
 
 
-class AdminProvidersState(CrudState, rx.State):
+def _passed(outcome: dict[str, Any]) -> str:
+    return f"OK in {outcome.get('latency_ms')} ms ({outcome.get('model')}): {outcome.get('reply')!r}"
+
+
+class AdminProvidersState(ConnectionTestState, rx.State):
+    records: ClassVar[Records[LLMProvider]] = providers.PROVIDERS
     form: dict[str, str] = _blank_form()
-    # Connection test outcomes by provider id: (status, message), shown in the rows at each load.
-    _tests: dict[str, tuple[str, str]] = {}
 
     async def _list_rows(self, session: AsyncSession) -> list[dict[str, str]]:
         return [_row(p) for p in await providers.providers_public(session)]
 
-    async def _edit_form(self, session: AsyncSession, row_id: int) -> dict[str, str] | None:
-        row = await session.get(LLMProvider, row_id)
-        if row is None:
-            return None
-        public = _row(providers.provider_public(row))
-        return {
-            **{k: public[k] for k in FIELDS},
-            "is_default": "true" if row.is_default else "",
-            "enabled": "true" if row.enabled else "",
-            "has_api_key": "true" if row.api_key_ciphertext else "",
-        }
+    def _form_of(self, row: LLMProvider) -> dict[str, str]:
+        public = providers.provider_public(row)
+        shown = _row(public)
+        return {**{k: shown[k] for k in FIELDS}, **form_flags(public, "is_default", "enabled", "local", "has_api_key")}
 
-    def _noun(self) -> str:
-        return "provider"
-
-    def _refusal(self) -> type[Exception]:
-        return providers.ProviderError
-
-    async def _save_row(
+    async def _save_stored(
         self, session: AsyncSession, form_data: dict[str, Any], row_id: int | None, admin: User, address: str
     ) -> str:
         data = provider_input(form_data, editing=row_id is not None)
         row = await providers.save_provider(session, data, provider_id=row_id, actor=admin, address=address)
         return row.name
 
-    async def _delete_stored(self, session: AsyncSession, row_id: int, admin: User, address: str) -> None:
-        await providers.delete_provider(session, row_id, actor=admin, address=address)
-
-    def _extras(self, row_id: str) -> dict[str, str]:
-        status, message = self._tests.get(row_id, ("", ""))
-        return {"test_status": status, "test_message": message}
-
-    def _drop_extras(self, row_id: str) -> None:
-        self._tests = {k: v for k, v in self._tests.items() if k != row_id}
-
-    @rx.event
-    async def save_provider(self, form_data: dict[str, Any]):
-        await self._save_form(form_data)
-
-    @rx.event
-    async def delete_provider(self, provider_id: str):
-        await self._delete_row(provider_id)
-
     @rx.event(background=True)
     async def test_provider(self, provider_id: str):
-        """One tiny call, outside the state lock (it may take up to the provider's timeout)."""
-        wanted = form_id(provider_id)  # 0 is the environment's provider
-        if wanted is None:
-            return
-        async with self:
-            self._tests = {**self._tests, str(wanted): ("testing", "Testing…")}
-            self._show_extras()
-        try:
-            outcome = await providers.provider_test(wanted)
-        except TRANSIENT_DB_ERRORS:
-            outcome = {"ok": False, "error": UNAVAILABLE}
-        if outcome.get("ok"):
-            result = ("ok", f"OK in {outcome.get('latency_ms')} ms ({outcome.get('model')}): {outcome.get('reply')!r}")
-        else:
-            result = ("failed", str(outcome.get("error") or "failed"))
-        async with self:
-            self._tests = {**self._tests, str(wanted): result}
-            self._show_extras()
+        """One tiny call (id 0: the environment's provider)."""
+        await self._test_connection(provider_id, providers.provider_test, _passed)

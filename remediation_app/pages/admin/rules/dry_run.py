@@ -8,6 +8,8 @@ import reflex as rx
 
 from remediation_app.components.badges import action_badge
 from remediation_app.components.callouts import message
+from remediation_app.components.forms import code_area
+from remediation_app.components.panels import card
 from remediation_app.pages.admin.rules.rules_state import AdminRulesState as S
 
 
@@ -47,54 +49,39 @@ def _trace_row(step: rx.Var) -> rx.Component:
 
 
 def test_panel() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading("Test: which rule wins, and why", size="4"),
-            rx.text(
-                "Against the saved rules, with the draft in the editor (if open) in place of the rule it edits.",
-                size="2",
-                color_scheme="gray",
+    return card(
+        "Test: which rule wins, and why",
+        rx.hstack(
+            rx.select.root(
+                rx.select.trigger(placeholder="Pick one of the last 100 alerts", id="test-alert-select", width="32em"),
+                rx.select.content(rx.foreach(S.recent, lambda a: rx.select.item(a["label"], value=a["id"]))),
+                value=S.test_alert_id,
+                on_change=S.pick_test_alert,
             ),
-            rx.hstack(
-                rx.select.root(
-                    rx.select.trigger(
-                        placeholder="Pick one of the last 100 alerts", id="test-alert-select", width="32em"
-                    ),
-                    rx.select.content(rx.foreach(S.recent, lambda a: rx.select.item(a["label"], value=a["id"]))),
-                    value=S.test_alert_id,
-                    on_change=S.pick_test_alert,
-                ),
-                rx.button("Test stored alert", on_click=S.test_stored, id="test-stored"),
-                rx.button("Reload list", on_click=S.refresh, variant="soft", id="refresh-rules"),
-                spacing="3",
-                align="center",
-            ),
-            rx.text_area(
-                value=S.test_payload,
-                on_change=S.type_test_payload,
-                placeholder='An Alertmanager notification: {"version": "4", "alerts": [{"status": "firing", ...}]}',
-                id="test-payload",
-                rows="5",
-                width="100%",
-                font_family="monospace",
-            ),
-            rx.button("Test pasted notification", on_click=S.test_pasted, id="test-pasted"),
-            message(S.test_error, "red", id="test-error"),
-            rx.cond(S.test_note != "", rx.text(S.test_note, size="2", id="test-note")),
-            rx.cond(
-                S.test_results,
-                rx.vstack(
-                    rx.table.root(
-                        rx.table.body(rx.foreach(S.test_results, _result_row)), width="100%", id="test-results"
-                    ),
-                    rx.text("Trace (rules in the order they are tried, up to the winner)", size="2", weight="medium"),
-                    rx.table.root(rx.table.body(rx.foreach(S.test_trace, _trace_row)), width="100%", id="test-trace"),
-                    width="100%",
-                ),
-            ),
+            rx.button("Test stored alert", on_click=S.test_stored, id="test-stored"),
+            rx.button("Reload list", on_click=S.refresh, variant="soft", id="refresh-rules"),
             spacing="3",
-            width="100%",
+            align="center",
         ),
-        width="100%",
+        code_area(
+            S.test_payload,
+            S.type_test_payload,
+            id="test-payload",
+            placeholder='An Alertmanager notification: {"version": "4", "alerts": [{"status": "firing", ...}]}',
+            rows="5",
+        ),
+        rx.button("Test pasted notification", on_click=S.test_pasted, id="test-pasted"),
+        message(S.test_error, "red", id="test-error"),
+        rx.cond(S.test_note != "", rx.text(S.test_note, size="2", id="test-note")),
+        rx.cond(
+            S.test_results,
+            rx.vstack(
+                rx.table.root(rx.table.body(rx.foreach(S.test_results, _result_row)), width="100%", id="test-results"),
+                rx.text("Trace (rules in the order they are tried, up to the winner)", size="2", weight="medium"),
+                rx.table.root(rx.table.body(rx.foreach(S.test_trace, _trace_row)), width="100%", id="test-trace"),
+                width="100%",
+            ),
+        ),
+        intro="Against the saved rules, with the draft in the editor (if open) in place of the rule it edits.",
         margin_top="1em",
     )

@@ -1,6 +1,6 @@
 """The rules page's dry run, "Test" (a part of AdminRulesState): which rule wins for a stored or a
 pasted alert, and why, against the saved rules with the editor's unsaved draft in place of the rule
-it edits. Nothing is saved; services.rules_dry_run explains each rule tried.
+it edits. Nothing is saved; services.rules.dry_run explains each rule tried.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import reflex as rx
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.models import Alert, Rule
 from remediation_app.pages.admin.rules.editor_state import RuleEditorState, form_field
-from remediation_app.services import rules_admin, rules_dry_run
-from remediation_app.services.rules import RuleValidationError, list_rules
-from remediation_app.state import UNAVAILABLE, form_id
+from remediation_app.services.rules import admin as rules_admin
+from remediation_app.services.rules import dry_run as rules_dry_run
+from remediation_app.services.rules.engine import RuleValidationError, list_rules
+from remediation_app.state import UNAVAILABLE, parse_id
 
 
 def alert_choice(alert: Alert) -> dict[str, str]:
@@ -96,7 +97,7 @@ class RuleDryRunState(RuleEditorState, mixin=True):
     async def test_stored(self):
         try:
             async with async_session() as session:
-                alert = await session.get(Alert, form_id(self.test_alert_id) or 0)
+                alert = await session.get(Alert, parse_id(self.test_alert_id) or 0)
         except TRANSIENT_DB_ERRORS:
             self._clear_test(UNAVAILABLE)
             return

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from remediation_app.components.panels import card
 from remediation_app.pages.admin.rules.editor_state import ACTIONS
 from remediation_app.pages.admin.rules.rules_state import AdminRulesState as S
-from remediation_app.services import rules_admin
+from remediation_app.services.rules import admin as rules_admin
 
 
 def _field_error(field: str) -> rx.Component:
@@ -38,67 +39,62 @@ def rule_editor() -> rx.Component:
         _labelled(label, label, _draft_input(label, "any (wildcard, or re:regex)", 1024), width="100%")
         for label in ("alertname", "severity", "instance", "job")
     ]
-    return rx.card(
-        rx.vstack(
-            rx.heading(rx.cond(S.draft_id == "", "New rule", "Edit rule"), size="4"),
-            rx.hstack(
-                _labelled("Name", "name", _draft_input("name", "e.g. disk-full", rules_admin.MAX_NAME), flex="2"),
-                _labelled(
-                    "Priority (lower is tried first)",
-                    "priority",
-                    _draft_input("priority", str(rules_admin.DEFAULT_PRIORITY), 12),
-                    flex="1",
-                ),
-                _labelled(
-                    "Action",
-                    "action",
-                    rx.select(
-                        ACTIONS,
-                        value=S.draft["action"],
-                        on_change=lambda value: S.set_draft_field("action", value),
-                        id="draft-action",
-                    ),
-                ),
-                _labelled(
-                    "Enabled",
-                    "enabled",
-                    rx.switch(checked=S.draft_enabled, on_change=S.toggle_draft_enabled, id="draft-enabled"),
-                ),
-                spacing="4",
-                width="100%",
-                align="start",
+    return card(
+        rx.cond(S.draft_id == "", "New rule", "Edit rule"),
+        rx.hstack(
+            _labelled("Name", "name", _draft_input("name", "e.g. disk-full", rules_admin.MAX_NAME), flex="2"),
+            _labelled(
+                "Priority (lower is tried first)",
+                "priority",
+                _draft_input("priority", str(rules_admin.DEFAULT_PRIORITY), 12),
+                flex="1",
             ),
             _labelled(
-                "Description",
-                "description",
-                _draft_input("description", "what the rule is for", rules_admin.MAX_DESCRIPTION),
-                width="100%",
-            ),
-            rx.grid(*patterns, columns="4", spacing="3", width="100%"),
-            _labelled(
-                "Other labels (one name=pattern a line)",
-                "labels",
-                rx.text_area(
-                    value=S.draft["labels"],
-                    on_change=lambda value: S.set_draft_field("labels", value),
-                    placeholder="team=storage\nenv=re:prod|staging",
-                    id="draft-labels",
-                    rows="3",
-                    width="100%",
+                "Action",
+                "action",
+                rx.select(
+                    ACTIONS,
+                    value=S.draft["action"],
+                    on_change=lambda value: S.set_draft_field("action", value),
+                    id="draft-action",
                 ),
-                width="100%",
             ),
-            rx.hstack(
-                rx.button("Save rule", on_click=S.save_draft, id="save-rule"),
-                rx.button("Cancel", on_click=S.cancel_edit, variant="soft", color_scheme="gray", id="cancel-rule"),
-                rx.text("The Test panel below already uses this draft.", size="1", color_scheme="gray"),
-                spacing="3",
-                align="center",
+            _labelled(
+                "Enabled",
+                "enabled",
+                rx.switch(checked=S.draft_enabled, on_change=S.toggle_draft_enabled, id="draft-enabled"),
             ),
-            spacing="3",
+            spacing="4",
+            width="100%",
+            align="start",
+        ),
+        _labelled(
+            "Description",
+            "description",
+            _draft_input("description", "what the rule is for", rules_admin.MAX_DESCRIPTION),
             width="100%",
         ),
+        rx.grid(*patterns, columns="4", spacing="3", width="100%"),
+        _labelled(
+            "Other labels (one name=pattern a line)",
+            "labels",
+            rx.text_area(
+                value=S.draft["labels"],
+                on_change=lambda value: S.set_draft_field("labels", value),
+                placeholder="team=storage\nenv=re:prod|staging",
+                id="draft-labels",
+                rows="3",
+                width="100%",
+            ),
+            width="100%",
+        ),
+        rx.hstack(
+            rx.button("Save rule", on_click=S.save_draft, id="save-rule"),
+            rx.button("Cancel", on_click=S.cancel_edit, variant="soft", color_scheme="gray", id="cancel-rule"),
+            rx.text("The Test panel below already uses this draft.", size="1", color_scheme="gray"),
+            spacing="3",
+            align="center",
+        ),
         id="rule-editor",
-        width="100%",
         margin_bottom="1em",
     )

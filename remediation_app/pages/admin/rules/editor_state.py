@@ -1,5 +1,5 @@
 """The rules page's editor (a part of AdminRulesState): the draft as typed, one message per field,
-and saving it through services.rules (validated, audited, version bumped).
+and saving it through services.rules.engine (validated, audited, version bumped).
 
 A refused save keeps the draft as typed and names the field. Someone else's change since the rule
 was opened is not overwritten silently: the first Save says so, the second one overwrites it.
@@ -14,9 +14,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.models import Rule, RuleAction, User
 from remediation_app.pages.admin.kit_state import AdminState
-from remediation_app.services import rules_admin, rules_dry_run
-from remediation_app.services.rules import FIELD_LABELS, RuleValidationError, save_rule
-from remediation_app.state import UNAVAILABLE, client_address, form_id
+from remediation_app.services.rules import admin as rules_admin
+from remediation_app.services.rules import dry_run as rules_dry_run
+from remediation_app.services.rules.engine import FIELD_LABELS, RuleValidationError, save_rule
+from remediation_app.state import UNAVAILABLE, client_address, parse_id
 
 ACTIONS = [a.value for a in RuleAction]
 MATCH_FIELDS = list(FIELD_LABELS.values())  # alertname, severity, instance, job
@@ -39,10 +40,6 @@ def form_field(engine_field: str) -> str:
     if engine_field in FIELD_LABELS:
         return FIELD_LABELS[engine_field]
     return "labels" if engine_field.startswith("label_patterns") else engine_field
-
-
-def parse_rule_id(value: object) -> int:
-    return form_id(value) or 0
 
 
 class RuleEditorState(AdminState, mixin=True):
@@ -69,7 +66,7 @@ class RuleEditorState(AdminState, mixin=True):
     async def edit_rule(self, rule_id: str):
         try:
             async with async_session() as session:
-                rule = await session.get(Rule, parse_rule_id(rule_id))
+                rule = await session.get(Rule, parse_id(rule_id) or 0)
         except TRANSIENT_DB_ERRORS:
             self._fail(UNAVAILABLE)
             return
@@ -117,7 +114,7 @@ class RuleEditorState(AdminState, mixin=True):
                 f"must be a whole number between {rules_admin.MIN_PRIORITY} and {rules_admin.MAX_PRIORITY}",
             )
         rule = Rule(
-            id=parse_rule_id(self.draft_id) or None,
+            id=parse_id(self.draft_id) or None,
             name=draft.get("name", "").strip(),
             description=draft.get("description", ""),
             enabled=self.draft_enabled,

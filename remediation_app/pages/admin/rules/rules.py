@@ -10,14 +10,28 @@ from __future__ import annotations
 import reflex as rx
 
 from remediation_app.components.badges import action_badge
-from remediation_app.components.callouts import message
+from remediation_app.components.callouts import outcome
 from remediation_app.components.dialogs import confirm_buttons
-from remediation_app.components.table import data_table
+from remediation_app.components.table import data_table, row_actions, row_button, time_or_never
 from remediation_app.pages.admin.rules.dry_run import test_panel
 from remediation_app.pages.admin.rules.editor import rule_editor
 from remediation_app.pages.admin.rules.rules_state import AdminRulesState as S
 from remediation_app.pages.admin.rules.yaml_io import import_dialog, yaml_panel
 from remediation_app.pages.page import page
+
+
+def _move_button(row: rx.Var, way: str) -> rx.Component:
+    """Up (disabled on the first rule) or down (on the last one)."""
+    up = way == "up"
+    return rx.icon_button(
+        rx.icon(f"arrow-{way}", size=14),
+        on_click=S.move(row["id"], -1 if up else 1),
+        disabled=row["first" if up else "last"] == "yes",
+        size="1",
+        variant="soft",
+        class_name=f"move-{way}",
+        aria_label=f"Move {way}",
+    )
 
 
 def _rule_row(row: rx.Var) -> rx.Component:
@@ -37,44 +51,13 @@ def _rule_row(row: rx.Var) -> rx.Component:
             )
         ),
         rx.table.cell(rx.text(row["hits"], class_name="rule-hits")),
+        rx.table.cell(time_or_never(row["last_hit"]), class_name="rule-last-hit"),
         rx.table.cell(
-            rx.cond(
-                row["last_hit"] != "",
-                rx.moment(row["last_hit"], format="YYYY-MM-DD HH:mm"),
-                rx.text("never", color_scheme="gray"),
-            ),
-            class_name="rule-last-hit",
-        ),
-        rx.table.cell(
-            rx.hstack(
-                rx.icon_button(
-                    rx.icon("arrow-up", size=14),
-                    on_click=S.move(row["id"], -1),
-                    disabled=row["first"] == "yes",
-                    size="1",
-                    variant="soft",
-                    class_name="move-up",
-                    aria_label="Move up",
-                ),
-                rx.icon_button(
-                    rx.icon("arrow-down", size=14),
-                    on_click=S.move(row["id"], 1),
-                    disabled=row["last"] == "yes",
-                    size="1",
-                    variant="soft",
-                    class_name="move-down",
-                    aria_label="Move down",
-                ),
-                rx.button("Edit", on_click=S.edit_rule(row["id"]), size="1", variant="soft", class_name="edit-rule"),
-                rx.button(
-                    "Delete",
-                    on_click=S.ask_delete(row["id"]),
-                    size="1",
-                    variant="soft",
-                    color_scheme="red",
-                    class_name="delete-rule",
-                ),
-                spacing="2",
+            row_actions(
+                _move_button(row, "up"),
+                _move_button(row, "down"),
+                row_button("Edit", S.edit_rule(row["id"]), class_name="edit-rule"),
+                row_button("Delete", S.ask_delete(row["id"]), color_scheme="red", class_name="delete-rule"),
             )
         ),
         class_name="rule-row",
@@ -101,8 +84,7 @@ def _delete_dialog() -> rx.Component:
 def admin_rules_page() -> tuple[rx.Component, ...]:
     headers = ["Priority", "Name", "Matches", "Action", "Enabled", "Hits", "Last hit", ""]
     return (
-        message(S.error, "red", id="rules-error", margin_bottom="1em"),
-        message(S.notice, "green", id="rules-notice", margin_bottom="1em"),
+        outcome(S, "rules"),
         rx.cond(
             S.editing,
             rule_editor(),

@@ -3,7 +3,7 @@ made of three parts beside it: the editor (editor_state.py), the dry run (dry_ru
 YAML import/export (yaml_io_state.py).
 
 Every handler checks the admin on the server first (AdminState; the page's on_load is only a
-convenience). Changes go through services.rules (save_rule/delete_rule: validated, audited,
+convenience). Changes go through services.rules.engine (save_rule/delete_rule: validated, audited,
 version bumped). Rules and alert labels are not secret; nothing else is held.
 """
 
@@ -16,11 +16,11 @@ from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.models import Rule, User
 from remediation_app.pages.admin.kit_state import Change
 from remediation_app.pages.admin.rules.dry_run_state import RuleDryRunState
-from remediation_app.pages.admin.rules.editor_state import parse_rule_id
 from remediation_app.pages.admin.rules.yaml_io_state import RuleYamlState
-from remediation_app.services import rules_admin, rules_dry_run
-from remediation_app.services.rules import delete_rule, list_rules, save_rule
-from remediation_app.state import UNAVAILABLE
+from remediation_app.services.rules import admin as rules_admin
+from remediation_app.services.rules import dry_run as rules_dry_run
+from remediation_app.services.rules.engine import delete_rule, list_rules, save_rule
+from remediation_app.state import UNAVAILABLE, parse_id
 
 
 class RuleRefused(Exception):
@@ -77,7 +77,7 @@ class AdminRulesState(RuleDryRunState, RuleYamlState, rx.State):
 
     @rx.event
     async def set_enabled(self, rule_id: str, enabled: bool):
-        target, enabled = parse_rule_id(rule_id), enabled is True or str(enabled).lower() == "true"
+        target, enabled = parse_id(rule_id) or 0, enabled is True or str(enabled).lower() == "true"
 
         async def change(session: AsyncSession, admin: User, address: str) -> str:
             rule = await session.get(Rule, target)
@@ -91,7 +91,7 @@ class AdminRulesState(RuleDryRunState, RuleYamlState, rx.State):
 
     @rx.event
     async def move(self, rule_id: str, offset: int):
-        target, step = parse_rule_id(rule_id), -1 if int(offset) < 0 else 1
+        target, step = parse_id(rule_id) or 0, -1 if int(offset) < 0 else 1
 
         async def change(session: AsyncSession, admin: User, address: str) -> str:
             stored = await list_rules(session)
@@ -109,7 +109,7 @@ class AdminRulesState(RuleDryRunState, RuleYamlState, rx.State):
 
     @rx.event
     async def ask_delete(self, rule_id: str):
-        row = next((r for r in self.rules if r["id"] == str(parse_rule_id(rule_id))), None)
+        row = next((r for r in self.rules if r["id"] == str(parse_id(rule_id))), None)
         if row is None:
             self._fail("No such rule.")
             return
@@ -125,7 +125,7 @@ class AdminRulesState(RuleDryRunState, RuleYamlState, rx.State):
 
     @rx.event
     async def confirm_delete(self):
-        target, name = parse_rule_id(self.delete_id), self.delete_name
+        target, name = parse_id(self.delete_id) or 0, self.delete_name
         self._close_delete()
 
         async def change(session: AsyncSession, admin: User, address: str) -> str:

@@ -1,4 +1,4 @@
-"""The rules page's YAML import and export (a part of AdminRulesState), through services.rules_io.
+"""The rules page's YAML import and export (a part of AdminRulesState), through services.rules.io.
 
 Import replaces the whole rule set in one transaction with one audit event, after Validate shows
 what it would leave and a confirmation; a refused document changes nothing and says why per line.
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.models import Rule
 from remediation_app.pages.admin.kit_state import AdminState
-from remediation_app.services import rules_io
+from remediation_app.services.rules import io as rules_io
 from remediation_app.state import UNAVAILABLE, client_address
 
 REFUSED = "The YAML was refused; nothing changed."

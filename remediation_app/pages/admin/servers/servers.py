@@ -6,89 +6,65 @@ The state is in servers_state.py (every handler checks the admin on the server).
 
 from __future__ import annotations
 
-from typing import Any
-
 import reflex as rx
 
 from remediation_app.components.badges import environment_badge
-from remediation_app.components.callouts import message
-from remediation_app.components.table import data_table
-from remediation_app.pages.admin.kit import (
-    check_label,
-    edit_and_delete,
-    edit_form,
-    empty_hint,
-    field,
-    form_input,
-    secret_placeholder,
-)
-from remediation_app.pages.admin.servers.servers_state import AdminServersState
-from remediation_app.pages.page import page
-from remediation_app.services import ssh_servers
+from remediation_app.components.table import row_button
+from remediation_app.pages.admin import kit
+from remediation_app.pages.admin.servers.servers_state import AdminServersState as S
+from remediation_app.services.terminal import servers
 
-HEADERS = ["Name", "Address", "Authentication", "Roles", "Host key", ""]
+AUTH_METHODS = [("key", "private key"), ("password", "password")]
 
 
-def _input(name: str, **props: object) -> rx.Component:
-    return form_input("server", name, **props)
+def _private_key() -> rx.Component:
+    """The private key: a write-only secret too, in a text area (an OpenSSH or PEM block)."""
+    return rx.text_area(
+        name="private_key",
+        id="server-private-key",
+        placeholder=kit.secret_placeholder(S.form["has_private_key"]),
+        width="100%",
+        max_length=servers.SECRET_MAX,
+        rows="4",
+        spellcheck=False,
+        auto_complete=False,
+        font_family="monospace",
+    )
 
 
-def _secret(name: str, label: str, stored: rx.Var, *, textarea: bool = False) -> rx.Component:
+def _secret(name: str, label: str, control: rx.Component | None = None) -> rx.Component:
     """A write-only secret: empty keeps what is stored; "remove" clears it (only when one is stored)."""
-    props: dict[str, Any] = {
-        "name": name,
-        "id": f"server-{name.replace('_', '-')}",
-        "placeholder": secret_placeholder(stored),
-        "width": "100%",
-        "max_length": ssh_servers.SECRET_MAX,
-    }
-    control = (
-        rx.text_area(rows="4", spellcheck=False, auto_complete=False, font_family="monospace", **props)
-        if textarea
-        else rx.input(type="password", auto_complete="new-password", **props)
-    )
-    remove = rx.cond(
-        (AdminServersState.editing_id != "") & (stored != ""),
-        check_label(rx.checkbox(name=f"remove_{name}", id=f"server-remove-{name.replace('_', '-')}"), " remove stored"),
-    )
-    return field(label, rx.vstack(control, remove, spacing="1", width="100%"), "Write-only: never shown again.")
+    control = kit.secret_input(S, name, max_length=servers.SECRET_MAX) if control is None else control
+    remove = kit.remove_secret(S, name, "remove stored", id=f"remove-{name.replace('_', '-')}")
+    return kit.field(label, rx.vstack(control, remove, spacing="1", width="100%"), "Write-only: never shown again.")
 
 
 def _server_form() -> rx.Component:
-    s, f = AdminServersState, AdminServersState.form
-    return edit_form(
-        s,
-        "server",
+    return kit.edit_form(
+        S,
         rx.grid(
-            field("Name", _input("name", default_value=f["name"], required=True, max_length=100)),
-            field("Host", _input("host", default_value=f["host"], required=True, max_length=255)),
-            field("Port", _input("port", default_value=f["port"], type="number", min="1", max="65535")),
-            field("Username", _input("username", default_value=f["username"], required=True, max_length=64)),
-            field(
-                "Authentication",
-                rx.el.select(
-                    rx.el.option("private key", value="key"),
-                    rx.el.option("password", value="password"),
-                    name="auth_method",
-                    default_value=f["auth_method"],
-                    id="server-auth-method",
-                    style={"padding": "0.3em"},
-                ),
-            ),
-            field(
+            kit.input_field(S, "name", "Name", required=True, max_length=100),
+            kit.input_field(S, "host", "Host", required=True, max_length=255),
+            kit.input_field(S, "port", "Port", type="number", min="1", max="65535"),
+            kit.input_field(S, "username", "Username", required=True, max_length=64),
+            kit.field("Authentication", kit.select_input(S, "auth_method", AUTH_METHODS)),
+            kit.input_field(
+                S,
+                "environment",
                 "Environment",
-                _input("environment", default_value=f["environment"], max_length=64, placeholder="prod"),
                 "A tag shown next to the server (prod, staging, ...).",
+                max_length=64,
+                placeholder="prod",
             ),
             columns="3",
             spacing="3",
             width="100%",
         ),
         rx.grid(
-            _secret("private_key", "Private key (OpenSSH or PEM)", f["has_private_key"], textarea=True),
+            _secret("private_key", "Private key (OpenSSH or PEM)", _private_key()),
             rx.vstack(
-                _secret("passphrase", "Key passphrase", f["has_passphrase"]),
-                _secret("password", "Password", f["has_password"]),
+                _secret("passphrase", "Key passphrase"),
+                _secret("password", "Password"),
                 width="100%",
             ),
             columns="2",
@@ -97,16 +73,11 @@ def _server_form() -> rx.Component:
         ),
         rx.hstack(
             rx.text("Who may open it:", size="2"),
-            check_label(
-                rx.checkbox(name="role_admin", default_checked=f["role_admin"] != "", id="server-role-admin"), " admins"
-            ),
-            check_label(
-                rx.checkbox(name="role_user", default_checked=f["role_user"] != "", id="server-role-user"), " users"
-            ),
+            kit.form_checkbox(S, "role_admin", "admins", id="role-admin"),
+            kit.form_checkbox(S, "role_user", "users", id="role-user"),
             spacing="4",
             align="center",
         ),
-        on_submit=s.save_server,
     )
 
 
@@ -140,7 +111,7 @@ def _host_key(row: rx.Var) -> rx.Component:
                         "Accept this key",
                         size="1",
                         color_scheme=rx.cond(row["key_match"] == "no", "red", "green"),
-                        on_click=AdminServersState.accept_host_key(row["id"]),  # type: ignore[misc]
+                        on_click=S.accept_host_key(row["id"]),  # type: ignore[misc]
                         class_name="accept-key",
                     ),
                 ),
@@ -151,12 +122,10 @@ def _host_key(row: rx.Var) -> rx.Component:
             row["key_status"] == "failed",
             rx.text(row["key_error"], size="1", color_scheme="red", class_name="key-error"),
         ),
-        rx.button(
+        row_button(
             "Fetch host key",
-            size="1",
-            variant="soft",
+            S.fetch_host_key(row["id"]),  # type: ignore[misc]
             loading=row["key_status"] == "fetching",
-            on_click=AdminServersState.fetch_host_key(row["id"]),  # type: ignore[misc]
             class_name="fetch-key",
         ),
         spacing="1",
@@ -165,7 +134,10 @@ def _host_key(row: rx.Var) -> rx.Component:
 
 
 def _server_row(row: rx.Var) -> rx.Component:
-    return rx.table.row(
+    consequence = "Its credentials are deleted; past sessions and their recordings are kept."
+    return kit.crud_row(
+        row,
+        S,
         rx.table.cell(
             rx.text(row["name"], class_name="server-name", weight="bold"),
             environment_badge(row["environment"], class_name="environment"),
@@ -174,31 +146,16 @@ def _server_row(row: rx.Var) -> rx.Component:
         rx.table.cell(rx.text(row["auth_method"], " (stored: ", row["credentials"], ")"), class_name="server-auth"),
         rx.table.cell(rx.text(row["allowed_roles"]), class_name="server-roles"),
         rx.table.cell(_host_key(row)),
-        rx.table.cell(
-            rx.hstack(
-                *edit_and_delete(
-                    row,
-                    "server",
-                    AdminServersState,
-                    delete=AdminServersState.delete_server(row["id"]),
-                    consequence="Its credentials are deleted; past sessions and their recordings are kept.",
-                ),
-                spacing="2",
-            )
-        ),
-        class_name="server-row",
-        id="server-row-" + row["name"],
+        rx.table.cell(kit.edit_and_delete(row, S, consequence=consequence)),
     )
 
 
-@page("/admin/servers", "SSH servers", role="admin", on_load=AdminServersState.load)
-def admin_servers_page() -> tuple[rx.Component, ...]:
-    s = AdminServersState
-    return (
-        message(s.notice, "green", id="servers-notice", margin_bottom="1em"),
-        message(s.error, "red", id="servers-error", margin_bottom="1em"),
-        _server_form(),
-        empty_hint(s, "No server yet: add one above.", id="no-servers"),
-        data_table(HEADERS, s.rows, _server_row, body_id="server-rows"),
-        rx.cond(s.loaded, rx.box(id="servers-loaded", display="none")),  # for tests: the form is final
-    )
+admin_servers_page = kit.crud_page(
+    "/admin/servers",
+    "SSH servers",
+    S,
+    form=_server_form,
+    empty="No server yet: add one above.",
+    headers=["Name", "Address", "Authentication", "Roles", "Host key", ""],
+    row=_server_row,
+)

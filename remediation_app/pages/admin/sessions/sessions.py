@@ -13,7 +13,7 @@ import reflex as rx
 
 from remediation_app.components.callouts import message
 from remediation_app.components.pager import pager
-from remediation_app.components.table import data_table
+from remediation_app.components.table import data_table, row_button
 from remediation_app.components.xterm import xterm_replay
 from remediation_app.pages.admin.sessions.sessions_state import SPEEDS, AdminSessionsState
 from remediation_app.pages.page import page
@@ -34,13 +34,7 @@ def _session_row(row: rx.Var) -> rx.Component:
             rx.cond(
                 row["has_recording"] != "",
                 rx.hstack(
-                    rx.button(
-                        "Replay",
-                        size="1",
-                        variant="soft",
-                        on_click=AdminSessionsState.open_replay(row["id"]),
-                        class_name="replay",
-                    ),
+                    row_button("Replay", AdminSessionsState.open_replay(row["id"]), class_name="replay"),
                     rx.el.a(
                         "Download",
                         href="/api/terminal/sessions/" + row["id"] + "/recording",

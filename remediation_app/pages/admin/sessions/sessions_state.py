@@ -2,18 +2,17 @@
 which recording the replay dialog plays (at which speed).
 
 Every handler checks the admin on the server (AdminState), the pager's included; the records come
-from services.terminal_sessions, as on the API.
+from services.terminal.sessions, as on the API.
 """
 
 from __future__ import annotations
 
 import reflex as rx
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from remediation_app.components.pager import PAGE_SIZE, PagerState
-from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
+from remediation_app.components.pager import PagerState, fetch_page
 from remediation_app.pages.admin.kit_state import AdminState, unguarded
-from remediation_app.services import terminal_sessions
-from remediation_app.state import UNAVAILABLE
+from remediation_app.services.terminal import sessions
 
 SPEEDS = {"1": "x1", "4": "x4", "0": "all at once"}
 
@@ -39,6 +38,12 @@ def _row(public: dict[str, object]) -> dict[str, str]:
     }
 
 
+async def _session_rows(session: AsyncSession, limit: int, offset: int) -> tuple[list[dict[str, str]], int]:
+    total = await sessions.count_sessions(session)
+    rows = await sessions.list_sessions(session, limit=limit, offset=offset)
+    return [_row(sessions.session_public(r)) for r in rows], total
+
+
 class AdminSessionsState(AdminState, PagerState, rx.State):
     # The replay: which session, at which speed ("1", "4", or "0" = everything at once).
     replay_id: str = ""
@@ -53,17 +58,7 @@ class AdminSessionsState(AdminState, PagerState, rx.State):
         return "None yet."
 
     async def _load(self) -> None:
-        try:
-            async with async_session() as session:
-                total = await terminal_sessions.count_sessions(session)
-                if self.page and self.page * PAGE_SIZE >= total:
-                    self.page = max(0, (total - 1) // PAGE_SIZE)
-                rows = await terminal_sessions.list_sessions(session, limit=PAGE_SIZE, offset=self.page * PAGE_SIZE)
-                self.rows = [_row(terminal_sessions.session_public(r)) for r in rows]
-        except TRANSIENT_DB_ERRORS:
-            self.rows, self.total, self.error = [], 0, UNAVAILABLE
-            return
-        self.total, self.error = total, ""
+        self._show_page(await fetch_page(_session_rows, self.page))
 
     async def _page_turned(self, moved: bool) -> None:
         await self._load()

@@ -6,26 +6,21 @@ from __future__ import annotations
 
 import reflex as rx
 
-from remediation_app.components.callouts import message
-from remediation_app.components.forms import password_input, username_input
-from remediation_app.components.table import data_table
+from remediation_app.components.callouts import outcome
+from remediation_app.components.forms import inline_form, password_input, username_input
+from remediation_app.components.table import data_table, row_actions, row_button, time_or_never
 from remediation_app.models import Role
 from remediation_app.pages.admin.users.users_state import ROLES, AdminUsersState
 from remediation_app.pages.page import page
 
 
 def _new_user_form() -> rx.Component:
-    return rx.form(
-        rx.hstack(
-            username_input(id="new-username", autocomplete="off"),
-            password_input(id="new-password", placeholder="Password (12+ characters)"),
-            rx.select(ROLES, name="role", default_value=Role.USER.value, id="new-role"),
-            rx.button("Create user", type="submit", id="create-user"),
-            spacing="3",
-            align="center",
-        ),
+    return inline_form(
+        username_input(id="new-username", autocomplete="off"),
+        password_input(id="new-password", placeholder="Password (12+ characters)"),
+        rx.select(ROLES, name="role", default_value=Role.USER.value, id="new-role"),
+        rx.button("Create user", type="submit", id="create-user"),
         on_submit=AdminUsersState.create_user,
-        reset_on_submit=True,
         id="new-user-form",
         margin_bottom="1em",
     )
@@ -44,42 +39,20 @@ def _user_row(row: rx.Var) -> rx.Component:
             )
         ),
         rx.table.cell(rx.text(row["active"], class_name="active")),
+        rx.table.cell(time_or_never(row["last_login"]), class_name="last-login"),
         rx.table.cell(
-            rx.cond(
-                row["last_login"] != "",
-                rx.moment(row["last_login"], format="YYYY-MM-DD HH:mm"),
-                rx.text("never", color_scheme="gray"),
-            ),
-            class_name="last-login",
-        ),
-        rx.table.cell(
-            rx.hstack(
+            row_actions(
                 rx.cond(
                     row["active"] == "yes",
-                    rx.button(
+                    row_button(
                         "Deactivate",
-                        on_click=AdminUsersState.change_active(row["id"], False),
-                        size="1",
-                        variant="soft",
+                        AdminUsersState.change_active(row["id"], False),
                         color_scheme="red",
                         class_name="deactivate",
                     ),
-                    rx.button(
-                        "Activate",
-                        on_click=AdminUsersState.change_active(row["id"], True),
-                        size="1",
-                        variant="soft",
-                        class_name="activate",
-                    ),
+                    row_button("Activate", AdminUsersState.change_active(row["id"], True), class_name="activate"),
                 ),
-                rx.button(
-                    "Reset password",
-                    on_click=AdminUsersState.open_reset(row["id"]),
-                    size="1",
-                    variant="soft",
-                    class_name="reset-password",
-                ),
-                spacing="2",
+                row_button("Reset password", AdminUsersState.open_reset(row["id"]), class_name="reset-password"),
             )
         ),
         class_name="user-row",
@@ -121,8 +94,7 @@ def _reset_dialog() -> rx.Component:
 def admin_users_page() -> tuple[rx.Component, ...]:
     s = AdminUsersState
     return (
-        message(s.error, "red", id="users-error", margin_bottom="1em"),
-        message(s.notice, "green", id="users-notice", margin_bottom="1em"),
+        outcome(s, "users"),
         _new_user_form(),
         data_table(["Username", "Role", "Active", "Last login", ""], s.users, _user_row, body_id="user-rows"),
         _reset_dialog(),

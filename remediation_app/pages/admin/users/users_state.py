@@ -18,7 +18,7 @@ from remediation_app.models import Role, User
 from remediation_app.pages.admin.kit_state import AdminState, Change
 from remediation_app.services import users
 from remediation_app.services.events import bus
-from remediation_app.state import UNAVAILABLE, USERS_TOPIC, form_id
+from remediation_app.state import UNAVAILABLE, USERS_TOPIC, parse_id
 
 ROLES = [r.value for r in Role]
 
@@ -32,10 +32,6 @@ def _row(user: User) -> dict[str, str]:
         "active": "yes" if public["is_active"] else "no",
         "last_login": str(public["last_login_at"] or ""),
     }
-
-
-def _user_id(value: object) -> int:
-    return form_id(value) or 0
 
 
 class AdminUsersState(AdminState, rx.State):
@@ -80,7 +76,7 @@ class AdminUsersState(AdminState, rx.State):
 
     @rx.event
     async def change_role(self, user_id: str, role: str):
-        target = _user_id(user_id)
+        target = parse_id(user_id) or 0
 
         async def change(session: AsyncSession, actor: User, address: str) -> str:
             await users.set_role(session, actor=actor, user_id=target, role=str(role), address=address)
@@ -90,7 +86,7 @@ class AdminUsersState(AdminState, rx.State):
 
     @rx.event
     async def change_active(self, user_id: str, active: bool):
-        target, active = _user_id(user_id), active is True or str(active).lower() == "true"
+        target, active = parse_id(user_id) or 0, active is True or str(active).lower() == "true"
 
         async def change(session: AsyncSession, actor: User, address: str) -> str:
             await users.set_active(session, actor=actor, user_id=target, active=active, address=address)
@@ -101,7 +97,7 @@ class AdminUsersState(AdminState, rx.State):
     @rx.event
     async def open_reset(self, user_id: str):
         await self._load()
-        row = next((u for u in self.users if u["id"] == str(_user_id(user_id))), None)
+        row = next((u for u in self.users if u["id"] == str(parse_id(user_id))), None)
         if row is None:
             self._fail("no such user")
             return
@@ -115,7 +111,7 @@ class AdminUsersState(AdminState, rx.State):
 
     @rx.event
     async def reset_password(self, form_data: dict[str, Any]):
-        target, username = _user_id(self.reset_user_id), self.reset_username
+        target, username = parse_id(self.reset_user_id) or 0, self.reset_username
         password = str(form_data.get("password", ""))
 
         async def change(session: AsyncSession, actor: User, address: str) -> str:

@@ -26,8 +26,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.models import Rule, RuleAction, User, utcnow
 from remediation_app.services import audit
-from remediation_app.services.rules import FIELD_LABELS, RuleValidationError, bump_version, list_rules
-from remediation_app.services.rules_admin import DEFAULT_PRIORITY, MAX_RULES, check_rule
+from remediation_app.services.rules.admin import DEFAULT_PRIORITY, MAX_RULES, check_rule
+from remediation_app.services.rules.engine import FIELD_LABELS, RuleValidationError, bump_version, list_rules
 
 FORMAT_VERSION = 1
 MAX_DOCUMENT_BYTES = 512 * 1024

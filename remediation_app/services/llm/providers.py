@@ -7,32 +7,29 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import col, select, update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from remediation_app.db import async_session
+from remediation_app.crypto import decrypt, encrypt, record_name
 from remediation_app.models import LLMProvider, User, utcnow
-from remediation_app.services import audit
-from remediation_app.services.crypto import DecryptionError, decrypt, encrypt, record_name
 from remediation_app.services.llm.client import check_connection
-from remediation_app.services.llm.config import ProviderConfig
+from remediation_app.services.llm.config import TOOL_CALLING_MODES, ProviderConfig
 from remediation_app.services.llm.errors import LLMError
+from remediation_app.services.records import ENV_ID, FieldError, Records, check_secret, columns
 from remediation_app.settings import get_settings
 
-ENV_PROVIDER_ID = 0
+ENV_PROVIDER_ID = ENV_ID
 ENV_PROVIDER_NAME = "environment"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
 # provider/model as LiteLLM spells it: anthropic/claude-..., openai/gpt-..., ollama/llama3, gemini/...
 MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,254}$")
 MAX_KEY = 4096
+# What the browser sees of a provider as stored, or as configured by the environment (ProviderConfig).
+SHOWN = ("id", "name", "model", "api_base", "temperature", "max_tokens", "timeout_s", "tool_calling", "local")
 
 
-class ProviderError(ValueError):
+class ProviderError(FieldError):
     """A provider that cannot be saved; names the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 @dataclass
@@ -48,6 +45,8 @@ class ProviderInput:
     temperature: float = 0.2
     max_tokens: int = 1500
     timeout_s: float = 60.0
+    tool_calling: str = "auto"
+    local: bool = False
 
 
 def _validate(data: ProviderInput) -> None:
@@ -61,17 +60,15 @@ def _validate(data: ProviderInput) -> None:
         raise ProviderError("api_base", "an http:// or https:// URL")
     if len(data.api_base) > 1024:
         raise ProviderError("api_base", "at most 1024 characters")
-    if data.api_key is not None:
-        if len(data.api_key) > MAX_KEY:
-            raise ProviderError("api_key", f"at most {MAX_KEY} characters")
-        if data.api_key != data.api_key.strip() or any(ord(c) < 0x20 for c in data.api_key):
-            raise ProviderError("api_key", "no spaces at the ends, no control characters")
+    check_secret(ProviderError, "api_key", data.api_key, MAX_KEY)
     if not (math.isfinite(data.temperature) and 0 <= data.temperature <= 2):
         raise ProviderError("temperature", "between 0 and 2")
     if not 16 <= data.max_tokens <= 200_000:
         raise ProviderError("max_tokens", "between 16 and 200000")
     if not (math.isfinite(data.timeout_s) and 1 <= data.timeout_s <= 3600):
         raise ProviderError("timeout_s", "between 1 and 3600 seconds")
+    if data.tool_calling not in TOOL_CALLING_MODES:
+        raise ProviderError("tool_calling", "one of " + ", ".join(TOOL_CALLING_MODES))
 
 
 def env_provider() -> ProviderConfig | None:
@@ -87,6 +84,8 @@ def env_provider() -> ProviderConfig | None:
         temperature=settings.llm_temperature,
         max_tokens=settings.llm_max_tokens,
         timeout_s=settings.llm_timeout_seconds,
+        tool_calling=settings.llm_tool_calling,
+        local=settings.llm_local,
     )
 
 
@@ -106,11 +105,16 @@ def config_of(row: LLMProvider) -> ProviderConfig:
         temperature=row.temperature,
         max_tokens=row.max_tokens,
         timeout_s=row.timeout_s,
+        tool_calling=row.tool_calling,
+        local=row.local,
     )
 
 
+PROVIDERS = Records(LLMProvider, "provider", ProviderError, action="provider")
+
+
 async def list_providers(session: AsyncSession) -> list[LLMProvider]:
-    return list((await session.exec(select(LLMProvider).order_by(col(LLMProvider.name)))).all())
+    return await PROVIDERS.all(session)
 
 
 def _vendor(model: str) -> str:
@@ -178,14 +182,8 @@ async def save_provider(
     if provider_id is None:
         row = LLMProvider(name=data.name, model=data.model, created_at=utcnow())
     else:
-        found = await session.get(LLMProvider, provider_id)
-        if found is None:
-            raise ProviderError("id", "no such provider (deleted meanwhile?)")
-        row = found
-    clash = await session.exec(select(LLMProvider.id).where(col(LLMProvider.name) == data.name))
-    other = clash.first()
-    if other is not None and other != provider_id:
-        raise ProviderError("name", f"a provider named {data.name!r} exists")
+        row = await PROVIDERS.stored(session, provider_id)
+    await PROVIDERS.check_name(session, data.name, provider_id)
     key_change = "kept"
     endpoint_moved = provider_id is not None and (
         row.api_base != data.api_base or _vendor(row.model) != _vendor(data.model)
@@ -199,68 +197,36 @@ async def save_provider(
     row.name, row.model, row.api_base = data.name, data.model, data.api_base
     row.enabled, row.is_default = data.enabled, data.is_default and data.enabled
     row.temperature, row.max_tokens, row.timeout_s = data.temperature, data.max_tokens, data.timeout_s
+    row.tool_calling, row.local = data.tool_calling, data.local
     row.updated_at, row.updated_by = utcnow(), actor.username
-    if row.is_default:
-        await session.exec(update(LLMProvider).values(is_default=False).where(col(LLMProvider.id) != row.id))
+    await PROVIDERS.only_default(session, row)
     session.add(row)
     await session.flush()
-    audit.record(
-        session,
-        action="provider.create" if provider_id is None else "provider.update",
-        actor=actor,
-        target=row.name,
-        address=address,
-        # "auth" says what happened to the key (set, kept, removed); audit redacts "*key*" fields.
-        details={
-            **{k: v for k, v in provider_public(row).items() if k not in ("has_api_key", "source")},
-            "auth": key_change,
-        },
-    )
+    # "auth" says what happened to the key (set, kept, removed); audit redacts "*key*" fields.
+    details = {
+        **{k: v for k, v in provider_public(row).items() if k not in ("has_api_key", "source")},
+        "auth": key_change,
+    }
+    PROVIDERS.audit_saved(session, row, created=provider_id is None, actor=actor, address=address, details=details)
     return row
 
 
 async def delete_provider(session: AsyncSession, provider_id: int, *, actor: User, address: str = "") -> None:
-    row = await session.get(LLMProvider, provider_id)
-    if row is None:
-        raise ProviderError("id", "no such provider (deleted meanwhile?)")
-    await session.delete(row)
-    audit.record(session, action="provider.delete", actor=actor, target=row.name, address=address)
+    await PROVIDERS.delete(session, provider_id, actor=actor, address=address)
 
 
 def provider_public(row: LLMProvider) -> dict[str, Any]:
     """The browser's view: never the key, only whether one is stored."""
-    return {
-        "id": row.id,
-        "name": row.name,
-        "model": row.model,
-        "api_base": row.api_base,
-        "has_api_key": bool(row.api_key_ciphertext),
-        "is_default": row.is_default,
-        "enabled": row.enabled,
-        "temperature": row.temperature,
-        "max_tokens": row.max_tokens,
-        "timeout_s": row.timeout_s,
-        "source": "database",
-    }
+    shown = columns(row, *SHOWN, "is_default", "enabled")
+    return {**shown, "has_api_key": bool(row.api_key_ciphertext), "source": "database"}
 
 
 def env_provider_public() -> dict[str, Any] | None:
     env = env_provider()
     if env is None:
         return None
-    return {
-        "id": ENV_PROVIDER_ID,
-        "name": env.name,
-        "model": env.model,
-        "api_base": env.api_base,
-        "has_api_key": bool(env.api_key),
-        "is_default": False,
-        "enabled": True,
-        "temperature": env.temperature,
-        "max_tokens": env.max_tokens,
-        "timeout_s": env.timeout_s,
-        "source": "environment",
-    }
+    shown = columns(env, *SHOWN)
+    return {**shown, "has_api_key": bool(env.api_key), "is_default": False, "enabled": True, "source": "environment"}
 
 
 async def provider_choices(session: AsyncSession) -> tuple[list[dict[str, str]], str]:
@@ -288,19 +254,11 @@ async def provider_test(provider_id: int) -> dict[str, Any]:
     The API's "Test connection" and the providers page share it. The database session is closed
     before the call, which may take up to the provider's timeout.
     """
-    async with async_session() as session:
-        try:
-            if provider_id == ENV_PROVIDER_ID:
-                config = env_provider()
-                if config is None:
-                    return {"ok": False, "error": "LLM_MODEL is not set"}
-            else:
-                row = await session.get(LLMProvider, provider_id)
-                if row is None:
-                    return {"ok": False, "error": "no such provider"}
-                config = config_of(row)
-        except DecryptionError as exc:
-            return {"ok": False, "error": str(exc)}
+    config = await PROVIDERS.to_test(
+        provider_id, env=env_provider, env_unset="LLM_MODEL is not set", config_of=config_of
+    )
+    if isinstance(config, str):
+        return {"ok": False, "error": config}
     try:
         answer = await check_connection(config)
     except LLMError as exc:

@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from remediation_app.crypto import decrypt, encrypt, record_name
 from remediation_app.db import async_session
 from remediation_app.models import TerminalRecordingChunk, TerminalSession
-from remediation_app.services.crypto import decrypt, encrypt, record_name
 
 log = logging.getLogger(__name__)
 CHUNK_BYTES = 64 * 1024

@@ -1,20 +1,21 @@
 """Secrets at rest: Fernet with key rotation (ENCRYPTION_KEY holds one or more keys, newest first).
 
-Every table column that holds a Fernet token registers itself in ENCRYPTED_COLUMNS (models.py, next
-to the table), so that `python -m remediation_app rotate-keys` re-encrypts all of them.
+Below the models: every column that holds a Fernet token registers itself in ENCRYPTED_COLUMNS (in
+models/, next to its table), so that `python -m remediation_app rotate-keys`
+(services/key_rotation.py) re-encrypts all of them.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.settings import get_settings
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 
 class CryptoConfigError(ValueError):
@@ -91,33 +92,3 @@ def reencrypt(token: str, *, record: str) -> str:
         return cipher().rotate(token.encode()).decode()
     except (InvalidToken, UnicodeError):
         raise DecryptionError(record) from None
-
-
-async def rotate_all(session: AsyncSession) -> int:
-    """Re-encrypt every registered secret with the newest key; returns how many were rewritten.
-
-    Every secret is opened before anything is written: one that no key opens raises DecryptionError
-    (naming its table and id) and nothing changes. The caller commits. A row changed meanwhile by
-    someone else (its ciphertext is no longer the one read) is left alone, already under the newest key.
-    """
-    import remediation_app.models  # noqa: F401  (the tables register their encrypted columns)
-
-    cipher()  # a bad ENCRYPTION_KEY is refused even when nothing is stored yet
-    planned: list[tuple[EncryptedColumn, Any, str, str]] = []
-    for entry in ENCRYPTED_COLUMNS:
-        pk, column = entry.table.c[entry.pk], entry.table.c[entry.column]
-        # "" means nothing stored (e.g. a provider without an API key).
-        rows = await session.exec(select(pk, column).where(column.is_not(None), column != "").order_by(pk))
-        for ident, token in rows.all():
-            record = record_name(entry.table.name, ident, entry.label)
-            planned.append((entry, ident, token, reencrypt(token, record=record)))
-    rewritten = 0
-    for entry, ident, old, new in planned:
-        pk, column = entry.table.c[entry.pk], entry.table.c[entry.column]
-        result = await session.exec(sa.update(entry.table).where(pk == ident, column == old).values({column: new}))
-        rewritten += result.rowcount
-    return rewritten
-
-
-def new_key() -> str:
-    return Fernet.generate_key().decode()

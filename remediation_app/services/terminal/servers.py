@@ -13,27 +13,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncssh
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from remediation_app.crypto import DecryptionError, decrypt, encrypt, record_name
 from remediation_app.models import Role, SSHServer, User, utcnow
 from remediation_app.services import audit
-from remediation_app.services.crypto import DecryptionError, decrypt, encrypt, record_name
+from remediation_app.services.records import FieldError, Records, columns, isoformat
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:.]+\]?$")
 USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 ENV_RE = re.compile(r"^[A-Za-z0-9._-]{0,64}$")
 SECRET_MAX = 16_384
+SECRETS = ("private_key", "passphrase", "password")  # each stored encrypted in `<secret>_ciphertext`
 FETCH_TIMEOUT_S = 10.0
 
 
-class ServerError(ValueError):
+class ServerError(FieldError):
     """A server that cannot be saved or reached; names the field where there is one."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}" if field else message)
-        self.field = field
 
 
 @dataclass
@@ -73,7 +70,7 @@ def _validate(data: ServerInput) -> None:
     roles = set(data.allowed_roles)
     if not roles or not roles <= {r.value for r in Role}:
         raise ServerError("allowed_roles", "admin, user, or both")
-    for field in ("private_key", "passphrase", "password"):
+    for field in SECRETS:
         _check_secret(field, getattr(data, field))
 
 
@@ -128,8 +125,11 @@ def credentials(row: SSHServer) -> Credentials:
     )
 
 
+SERVERS = Records(SSHServer, "server", ServerError, action="ssh_server")
+
+
 async def list_servers(session: AsyncSession) -> list[SSHServer]:
-    return list((await session.exec(select(SSHServer).order_by(col(SSHServer.name)))).all())
+    return await SERVERS.all(session)
 
 
 def may_open(row: SSHServer, user: User) -> bool:
@@ -163,29 +163,20 @@ async def save_server(
     if server_id is None:
         row = SSHServer(name=data.name, host=data.host, username=data.username, created_at=utcnow())
     else:
-        found = await session.get(SSHServer, server_id)
-        if found is None:
-            raise ServerError("id", "no such server (deleted meanwhile?)")
-        row = found
+        row = await SERVERS.stored(session, server_id)
     try:
         await _check_key(data, row if server_id is not None else None)
     except DecryptionError as exc:
         raise ServerError("private_key", f"{exc}; enter the private key again") from None
-    clash = (await session.exec(select(SSHServer.id).where(col(SSHServer.name) == data.name))).first()
-    if clash is not None and clash != server_id:
-        raise ServerError("name", f"a server named {data.name!r} exists")
+    await SERVERS.check_name(session, data.name, server_id)
     if server_id is not None and (row.host, row.port) != (data.host, data.port):
         row.host_key = row.host_key_fingerprint = row.host_key_accepted_by = ""
         row.host_key_accepted_at = None
     changes = {}
-    for field, column in (
-        ("private_key", "private_key_ciphertext"),
-        ("passphrase", "passphrase_ciphertext"),
-        ("password", "password_ciphertext"),
-    ):
+    for field in SECRETS:
         value = getattr(data, field)
         if value is not None:
-            setattr(row, column, encrypt(value) if value else "")
+            setattr(row, f"{field}_ciphertext", encrypt(value) if value else "")
             changes[field] = "set" if value else "removed"
     row.host, row.port, row.username, row.name = data.host, data.port, data.username, data.name
     row.auth_method, row.environment = data.auth_method, data.environment
@@ -197,29 +188,18 @@ async def save_server(
         raise ServerError("password", "password authentication needs a password")
     session.add(row)
     await session.flush()
-    audit.record(
-        session,
-        action="ssh_server.create" if server_id is None else "ssh_server.update",
-        actor=actor,
-        target=row.name,
-        address=address,
-        # Only what the audit log can show in full ("*key*"/"*pass*" fields would be redacted anyway).
-        details={
-            **{k: v for k, v in server_public(row).items() if k in ("host", "port", "username", "environment")},
-            "auth_method": row.auth_method,
-            "allowed_roles": list(row.allowed_roles),
-            "changed": [f"{field.replace('_', ' ')} {change}" for field, change in changes.items()],
-        },
-    )
+    # Only what the audit log can show in full ("*key*"/"*pass*" fields would be redacted anyway).
+    details = {
+        **columns(row, "host", "port", "username", "environment", "auth_method"),
+        "allowed_roles": list(row.allowed_roles),
+        "changed": [f"{field.replace('_', ' ')} {change}" for field, change in changes.items()],
+    }
+    SERVERS.audit_saved(session, row, created=server_id is None, actor=actor, address=address, details=details)
     return row
 
 
 async def delete_server(session: AsyncSession, server_id: int, *, actor: User, address: str = "") -> None:
-    row = await session.get(SSHServer, server_id)
-    if row is None:
-        raise ServerError("id", "no such server (deleted meanwhile?)")
-    await session.delete(row)
-    audit.record(session, action="ssh_server.delete", actor=actor, target=row.name, address=address)
+    await SERVERS.delete(session, server_id, actor=actor, address=address)
 
 
 @dataclass(frozen=True)
@@ -252,51 +232,36 @@ async def accept_host_key(
     session: AsyncSession, server_id: int, fingerprint: str, *, actor: User, address: str = ""
 ) -> SSHServer:
     """Pin the key the server presents now, if its fingerprint is the one the admin was shown."""
-    row = await session.get(SSHServer, server_id)
-    if row is None:
-        raise ServerError("id", "no such server (deleted meanwhile?)")
+    row = await SERVERS.stored(session, server_id)
     key = await fetch_host_key(row.host, row.port)
-    if key.fingerprint != fingerprint:
+
+    def audited(success: bool, **details: str) -> None:
         audit.record(
             session,
             action="ssh_server.host_key",
             actor=actor,
             target=row.name,
             address=address,
-            success=False,
-            details={"shown": fingerprint[:128], "presented": key.fingerprint},
+            success=success,
+            details=details,
         )
+
+    if key.fingerprint != fingerprint:
+        audited(False, shown=fingerprint[:128], presented=key.fingerprint)
         raise ServerError("", f"the server now presents {key.fingerprint}, not the {fingerprint[:128]} you accepted")
-    previous = row.host_key_fingerprint
+    audited(True, fingerprint=key.fingerprint, previous=row.host_key_fingerprint)
     row.host_key, row.host_key_fingerprint = key.line, key.fingerprint
     row.host_key_accepted_by, row.host_key_accepted_at = actor.username, utcnow()
     session.add(row)
-    audit.record(
-        session,
-        action="ssh_server.host_key",
-        actor=actor,
-        target=row.name,
-        address=address,
-        details={"fingerprint": key.fingerprint, "previous": previous},
-    )
     return row
 
 
 def server_public(row: SSHServer) -> dict[str, Any]:
     """The browser's view: never a credential, only whether one is stored."""
     return {
-        "id": row.id,
-        "name": row.name,
-        "host": row.host,
-        "port": row.port,
-        "username": row.username,
-        "auth_method": row.auth_method,
-        "has_private_key": bool(row.private_key_ciphertext),
-        "has_passphrase": bool(row.passphrase_ciphertext),
-        "has_password": bool(row.password_ciphertext),
-        "environment": row.environment,
+        **columns(row, "id", "name", "host", "port", "username", "auth_method", "environment"),
+        **{f"has_{field}": bool(getattr(row, f"{field}_ciphertext")) for field in SECRETS},
         "allowed_roles": list(row.allowed_roles),
-        "host_key_fingerprint": row.host_key_fingerprint,
-        "host_key_accepted_by": row.host_key_accepted_by,
-        "host_key_accepted_at": row.host_key_accepted_at.isoformat() if row.host_key_accepted_at else None,
+        **columns(row, "host_key_fingerprint", "host_key_accepted_by"),
+        "host_key_accepted_at": isoformat(row.host_key_accepted_at),
     }

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from remediation_app.models import Rule
 from remediation_app.services.alertmanager import NotificationIn
-from remediation_app.services.rules import FIELD_LABELS, Decision, RuleSet, RuleValidationError
+from remediation_app.services.rules.engine import FIELD_LABELS, Decision, RuleSet, RuleValidationError
 
 DRAFT_SUFFIX = " (draft)"
 MAX_PAYLOAD_BYTES = 512 * 1024

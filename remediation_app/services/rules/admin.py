@@ -1,7 +1,7 @@
 """Managing the rule set (no reflex import): the limits an editable rule must keep, hit counters,
 reordering, and the dry run of an unsaved draft against the stored rules.
 
-The engine itself (services/rules.py) only refuses what could never work; the limits here keep a
+The engine itself (rules/engine.py) only refuses what could never work; the limits here keep a
 rule set readable and bounded wherever rules are edited: the rules page and YAML import.
 """
 
@@ -14,7 +14,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.models import Alert, Rule
-from remediation_app.services.rules import RuleSet, RuleValidationError, compile_rule, validate_rule
+from remediation_app.services.rules.engine import RuleSet, RuleValidationError, compile_rule, validate_rule
 
 MIN_PRIORITY = 0
 MAX_PRIORITY = 1_000_000

@@ -1,0 +1,1 @@
+"""Investigation: datasources, evidence collectors, tool loop, redaction."""
