@@ -138,6 +138,7 @@ def test_an_analysis_arriving_live_shows_the_chart_evidence_and_hypotheses(evide
     hypotheses = [
         {"explanation": "A burst of logs", "confidence": 0.2, "supports": ["E3"], "contradicts": ["E1"]},
         {"explanation": "Steady growth of data on /var", "confidence": 0.75, "supports": ["E1", "E99"]},
+        {"explanation": "A guess with nothing behind it", "confidence": 0.1, "supports": ["E99"]},
     ]
     cited = {**GOOD_ANALYSIS, "root_cause_evidence": ["E1", "E99"], "hypotheses": hypotheses, "inconclusive": False}
     answer_only(fake, name, lambda: reply_json(cited))
@@ -204,7 +205,7 @@ def test_an_analysis_arriving_live_shows_the_chart_evidence_and_hypotheses(evide
 
     # Hypotheses ranked by confidence, chips for their evidence; the made-up E99 appears nowhere.
     ranked = page.locator(".hypothesis")
-    expect(ranked).to_have_count(2)
+    expect(ranked).to_have_count(3)
     expect(ranked.nth(0).locator(".hypothesis-explanation")).to_have_text("Steady growth of data on /var")
     expect(ranked.nth(0).locator(".hypothesis-confidence")).to_have_text("75%")
     assert chips(page, ".hypothesis:nth-child(1) .hypothesis-supports") == ["E1"]
@@ -212,6 +213,9 @@ def test_an_analysis_arriving_live_shows_the_chart_evidence_and_hypotheses(evide
     expect(ranked.nth(1).locator(".hypothesis-confidence")).to_have_text("20%")
     assert chips(page, ".hypothesis:nth-child(2) .hypothesis-supports") == ["E3"]
     assert chips(page, ".hypothesis:nth-child(2) .hypothesis-contradicts") == ["E1"]
+    # A hypothesis whose only citation was made up is a claim without evidence: shown as such.
+    expect(ranked.nth(2).locator(".unsupported")).to_have_text("unsupported: no evidence cited")
+    expect(ranked.nth(0).locator(".unsupported")).to_have_count(0)
     assert chips(page, "#analysis-latest .root-cause-evidence") == ["E1"]
     expect(page.locator("#analysis-latest .unsupported")).to_have_count(0)
     expect(page.locator("#analysis-section")).not_to_contain_text("E99")

@@ -74,7 +74,14 @@ def _hypothesis(h: Any) -> rx.Component:
                 spacing="2",
             ),
             rx.hstack(
-                citations(h.supports, label="supports", linked=True, color="green", class_name="hypothesis-supports"),
+                citations(
+                    h.supports,
+                    label="supports",
+                    linked=True,
+                    color="green",
+                    empty="unsupported: no evidence cited",
+                    class_name="hypothesis-supports",
+                ),
                 citations(
                     h.contradicts, label="contradicts", linked=True, color="red", class_name="hypothesis-contradicts"
                 ),
