@@ -37,12 +37,16 @@ def password_input(*, id: str, name: str = "password", autocomplete: str = "new-
     )
 
 
-def inline_form(*controls: rx.Component, on_submit: Any, id: str, **props: Any) -> rx.Component:
-    """A one-line form, emptied once it is submitted (what it held is never kept by the page)."""
+def inline_form(
+    *controls: rx.Component, on_submit: Any, id: str, reset_on_submit: bool = True, **props: Any
+) -> rx.Component:
+    """A one-line form, emptied once it is submitted (what it held is never kept by the page).
+    `reset_on_submit=False`: its handler empties it only once the change is done, so that a refusal
+    leaves what was typed to correct."""
     return rx.form(
         rx.hstack(*controls, spacing="3", align="center"),
         on_submit=on_submit,
-        reset_on_submit=True,
+        reset_on_submit=reset_on_submit,
         id=id,
         **props,
     )

@@ -13,14 +13,25 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from remediation_app.models import SHORT, AuditEvent, User, utcnow
 
 REDACTED = "[redacted]"
-_SECRET_KEY = re.compile(r"pass|secret|token|key|hash|credential", re.IGNORECASE)
+# A key is cut into words (snake_case, kebab-case, camelCase) and is secret when a word holds one of
+# these stems: "api_key", "webhookToken", "sshpass", "password_hash", "private_key", "passphrase".
+_SECRET_STEM = re.compile(r"pass|secret|token|key|hash|credential", re.IGNORECASE)
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+# ...except a count of tokens ("max_tokens", "prompt_tokens", "completionTokens"): a number, no secret.
+_TOKEN_COUNT = "tokens"  # noqa: S105 (a word of a key's name, not a password)
 MAX_PAGE = 200
+
+
+def _secret_key(key: object, value: Any) -> bool:
+    words = [w.lower() for w in _WORD.findall(str(key))] or [str(key)]
+    is_count = value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+    return any(_SECRET_STEM.search(w) and not (w == _TOKEN_COUNT and is_count) for w in words)
 
 
 def redact(details: Any) -> Any:
     """A copy of details with every value under a secret-looking key replaced."""
     if isinstance(details, dict):
-        return {k: REDACTED if _SECRET_KEY.search(str(k)) else redact(v) for k, v in details.items()}
+        return {k: REDACTED if _secret_key(k, v) else redact(v) for k, v in details.items()}
     if isinstance(details, list):
         return [redact(v) for v in details]
     return details

@@ -41,13 +41,21 @@ def test_users_page_changes_apply_and_are_audited(app, new_tab):
     page = admin_tab(app, new_tab, "/admin/users").page
     expect(user_row(page, ADMIN_USERNAME)).to_be_visible(timeout=LOAD_TIMEOUT_MS)
 
-    # Create: the password field is emptied, the user can log in.
+    # A refused password keeps what was typed, to correct it.
     page.fill("#new-username", name)
+    page.fill("#new-password", "short")
+    page.click("#create-user")
+    expect(page.locator("#users-error")).to_contain_text("at least 12 characters")
+    expect(page.locator("#new-username")).to_have_value(name)
+    expect(user_row(page, name)).to_have_count(0)
+
+    # Create (the username as kept): the form is emptied, the user can log in.
     page.fill("#new-password", FIRST_PASSWORD)
     page.click("#create-user")
     row = user_row(page, name)
     expect(row).to_be_visible()
     expect(page.locator("#users-notice")).to_have_text(f"Created user {name}.")
+    expect(page.locator("#new-username")).to_have_value("")
     expect(page.locator("#new-password")).to_have_value("")
     expect(row.locator(".active")).to_have_text("yes")
     expect(row.locator(".last-login")).to_have_text("never")

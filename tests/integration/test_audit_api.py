@@ -133,6 +133,38 @@ def test_redaction_reaches_nested_details():
     }
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        *("api_key", "apiKey", "X-Api-Key", "token", "webhook_token", "password", "password_hash", "secret"),
+        *("private_key", "passphrase", "sshpass", "credential", "tokens"),
+    ],
+)
+def test_secret_looking_keys_are_redacted_whatever_the_value(key):
+    for value in ("s3cr3t", 12345, None, ["a", "b"]):
+        if key == "tokens" and (value is None or isinstance(value, int)):
+            continue  # a count of tokens, below
+        assert audit.redact({key: value}) == {key: audit.REDACTED}, (key, value)
+
+
+def test_token_counts_and_settings_stay_readable():
+    details = {
+        "max_tokens": 1500,
+        "prompt_tokens": 812,
+        "completion_tokens": None,
+        "completionTokens": 40,
+        "tool_calling": "auto",
+        "temperature": 0.2,
+        "auth": "set",
+    }
+    assert audit.redact(details) == details
+    # A list or a text under "*tokens" may be tokens themselves: redacted.
+    assert audit.redact({"max_tokens": "sk-abc", "tokens": ["t1"]}) == {
+        "max_tokens": audit.REDACTED,
+        "tokens": audit.REDACTED,
+    }
+
+
 async def seed(times: list[datetime]) -> None:
     """One event per time, alternating actors and actions, directly in the table."""
     async with async_session() as session:

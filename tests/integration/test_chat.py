@@ -34,7 +34,7 @@ from remediation_app.services.llm.conversations import (
 )
 from remediation_app.services.llm.limiter import input_budget
 from tests.conftest import add_user
-from tests.support.fake_llm import FakeLLM, error, reply, stream
+from tests.support.fake_llm import FakeLLM, closed_port, error, reply, stream
 from tests.support.payloads import am_alert, notification
 
 pytestmark = pytest.mark.anyio
@@ -236,6 +236,25 @@ async def test_nul_characters_in_an_answer_are_stored(llm_env, fake):
     assert (answer.content, answer.error) == ("x\ufffdy", "e\ufffd")
 
 
+async def test_a_failure_before_any_text_names_the_endpoint_and_the_reason(llm_env, fake):
+    user = await add_user("chat-failed")
+    alert_id = await new_alert("ChatFailed")
+    fake.script(error(500))
+    turn, result = await ask(user, alert_id, "anything")
+    assert (result.text, result.error) == ("", f"HTTP 500 from {fake.api_base}: fake LLM error 500")
+    answer = (await stored(turn.conversation_id))[-1]
+    assert (answer.status, answer.content, answer.error) == ("error", "", result.error)
+    assert message_view(answer).error == f"The provider failed: HTTP 500 from {fake.api_base}: fake LLM error 500"
+
+    refusing = f"http://127.0.0.1:{closed_port()}/v1"
+    llm_env(LLM_API_BASE=refusing)
+    turn, result = await ask(user, alert_id, "and now?")
+    assert result.error == f"connection refused at {refusing}"
+    answer = (await stored(turn.conversation_id))[-1]
+    assert message_view(answer).error == f"The provider failed: connection refused at {refusing}"
+    assert "litellm" not in result.error and "sk-test-key" not in result.error
+
+
 async def test_a_context_too_long_for_the_provider_says_to_start_again(llm_env, fake):
     body = {
         "error": {
@@ -302,10 +321,12 @@ async def test_an_error_mid_stream_keeps_the_partial_answer_with_the_error(llm_e
     user = await add_user("chat-error")
     alert_id = await new_alert("ChatError")
     turn, result = await ask(user, alert_id, "go")
-    assert result.text == "one two three " and result.error and not result.stopped
+    assert result.text == "one two three " and not result.stopped
+    assert result.error == f"connection error at {fake.api_base}"  # the endpoint, not LiteLLM's chain
     answer = (await stored(turn.conversation_id))[-1]
     assert (answer.status, answer.content, answer.error) == ("error", "one two three ", result.error)
     assert message_view(answer).status == "error"
+    assert message_view(answer).error.startswith("The provider failed mid-answer; the text above is partial: ")
     # The next question sends the partial answer as history, and is answered normally.
     fake.script(reply("fine now"))
     turn2, result2 = await ask(user, alert_id, "again", conversation_id=turn.conversation_id)

@@ -5,6 +5,7 @@ Prometheus, a closed port and a server that refuses the credential."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 from collections.abc import Iterator
@@ -84,6 +85,12 @@ async def test_create_list_update_delete_never_shows_the_credential(client: http
     events = db.rows("SELECT action, details FROM audit_events WHERE action LIKE 'datasource.%' ORDER BY id")
     assert [e["action"] for e in events] == ["datasource.create"] + ["datasource.update"] * 4
     assert all(TOKEN not in str(e["details"]) and PASSWORD not in str(e["details"]) for e in events)
+    # What happened to the credential is readable (not redacted like a secret): set, kept, removed.
+    changes = [
+        json.loads(e["details"])["auth_change"] if isinstance(e["details"], str) else e["details"]["auth_change"]
+        for e in events
+    ]
+    assert changes[0] == "set" and changes[-1] == "removed" and "kept" in changes
     assert (await client.delete(path)).status_code == 204
     assert (await client.delete(path)).status_code == 404
     assert (await client.get("/api/datasources")).json() == {"items": []}

@@ -172,6 +172,18 @@ def test_audit_redaction_covers_the_key_field() -> None:
     assert audit.redact({"api_key": KEY}) == {"api_key": audit.REDACTED}
 
 
+async def test_the_audit_of_a_provider_save_shows_its_settings_but_never_the_key(client):
+    saved = await client.post("/api/providers", json=body(max_tokens=777, tool_calling="off"))
+    assert saved.status_code == 201, saved.text
+    log = await client.get("/api/audit", params={"action": "provider.create"})
+    [event] = log.json()["items"]
+    details = event["details"]
+    # Token counts and the other settings are not secrets: "*token*" names must stay readable.
+    assert (details["max_tokens"], details["tool_calling"], details["auth"]) == (777, "off", "set")
+    assert KEY not in str(details)
+    assert audit.redact({**details, "api_key": KEY})["api_key"] == audit.REDACTED
+
+
 async def test_tool_calling_and_local_are_saved_and_shown(client, app_env):
     created = await client.post("/api/providers", json=body(tool_calling="off", local=True))
     assert created.status_code == 201, created.text

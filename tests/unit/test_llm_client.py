@@ -76,7 +76,7 @@ async def test_a_stopped_stream_is_counted_from_what_was_received(fake):
 async def test_a_stream_that_fails_before_any_text_is_not_priced(fake):
     fake.script(error(500))
     result = await streamed(fake)
-    assert result.error.startswith("InternalServerError") and result.text == ""
+    assert result.error == f"HTTP 500 from {fake.api_base}: fake LLM error 500" and result.text == ""
     assert result.prompt_tokens == count_tokens(MODEL, MESSAGES)  # sent, so counted
     assert result.completion_tokens is None and result.cost_usd is None
 

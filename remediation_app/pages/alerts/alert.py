@@ -38,7 +38,13 @@ def summary_card() -> rx.Component:
             rx.hstack(
                 rx.text("Started ", rx.moment(a["starts_at"], from_now=True), size="2"),
                 rx.cond(a["ends_at"] != "", rx.text("Ended ", rx.moment(a["ends_at"], from_now=True), size="2")),
-                rx.text("Notified ", a["times_notified"], " times", size="2"),
+                rx.text(
+                    "Notified ",
+                    a["times_notified"],
+                    rx.cond(a["times_notified"] == "1", " time", " times"),
+                    size="2",
+                    id="alert-notified",
+                ),
                 rx.text("Receiver ", rx.code(a["receiver"]), size="2"),
                 spacing="4",
             ),

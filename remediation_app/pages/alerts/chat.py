@@ -81,7 +81,7 @@ def _message(m: Any) -> rx.Component:
         rx.cond(
             m.status == "error",
             rx.callout(
-                rx.text("The provider failed mid-answer; the text above is partial: ", m.error),
+                rx.text(m.error),
                 color_scheme="red",
                 size="1",
                 class_name="chat-message-error",

@@ -80,7 +80,7 @@ class MessageView:
     content: str = ""
     # complete, stopped, error, or interrupted (left "streaming" by a process that is gone)
     status: str = ""
-    error: str = ""
+    error: str = ""  # the sentence shown under a failed answer (error_text)
     terminal_attached: bool = False
     model: str = ""
     tokens: str = ""
@@ -95,6 +95,13 @@ class ConversationView:
     updated_at: str = ""
 
 
+def error_text(m: ChatMessage) -> str:
+    """A failed answer's error as a sentence: "mid-answer" only when some text came first."""
+    if m.content:
+        return f"The provider failed mid-answer; the text above is partial: {m.error}"
+    return f"The provider failed: {m.error}"
+
+
 def message_view(m: ChatMessage) -> MessageView:
     answer = m.role == "assistant"
     return MessageView(
@@ -102,7 +109,7 @@ def message_view(m: ChatMessage) -> MessageView:
         role=m.role,
         content=m.content,
         status="interrupted" if m.status == "streaming" else m.status,
-        error=m.error,
+        error=error_text(m) if m.status == "error" else "",
         terminal_attached=bool(m.terminal_context),
         model=m.model,
         tokens=tokens_text(m.prompt_tokens, m.completion_tokens, unknown="") if answer else "",

@@ -8,7 +8,8 @@ opens that server once, for this user; no credential ever reaches the state.
 
 For the alert page: `for_alert(alert_id)` (or `for_alert("")` to read /alerts/<id> from the URL)
 ties the terminal to the alert (its session records it) and preselects the server that the alert's
-`instance` label names (servers.match_instance).
+`instance` label names (`alert_server`); when none does, nothing is picked: the user chooses, rather
+than opening a shell on an unrelated server by mistake.
 
 "Send to terminal" buttons (components/send_to_terminal.py, given `connected`) are enabled while the
 terminal reported "ready" and has not ended; the pasting itself happens in the browser.
@@ -38,6 +39,13 @@ def server_view(row: SSHServer) -> dict[str, str]:
         "why": why,
         "label": row.name + (f" [{row.environment}]" if row.environment else "") + (f" ({why})" if why else ""),
     }
+
+
+def alert_server(rows: list[SSHServer], instance: str) -> str:
+    """The id of the server to preselect for an alert with this `instance` label: the one it names,
+    else "" (none picked), never some other server."""
+    match = servers.match_instance(rows, instance) if instance else None
+    return str(match.id) if match is not None else ""
 
 
 class TerminalPanelState(rx.State):
@@ -106,6 +114,7 @@ class TerminalPanelState(rx.State):
         self._close()
         self.error = ""
         rows = await self._reload(user)
+        self.selected = ""  # not the default _reload picked, nor the server of another alert
         try:
             async with async_session() as session:
                 alert = await session.get(Alert, wanted) if wanted else None
@@ -114,9 +123,7 @@ class TerminalPanelState(rx.State):
             return None
         self.for_alert_id = str(alert.id) if alert is not None else ""
         instance = (alert.instance or alert.labels.get("instance", "")) if alert is not None else ""
-        match = servers.match_instance(rows, instance) if instance else None
-        if match is not None:
-            self.selected = str(match.id)
+        self.selected = alert_server(rows, instance)
         return None
 
     @rx.event

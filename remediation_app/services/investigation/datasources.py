@@ -199,7 +199,7 @@ async def save_datasource(
     await DATASOURCES.only_default(session, row)
     session.add(row)
     await session.flush()
-    details = {**{k: v for k, v in datasource_public(row).items() if k != "source"}, "credential": credential_change}
+    details = {**{k: v for k, v in datasource_public(row).items() if k != "source"}, "auth_change": credential_change}
     DATASOURCES.audit_saved(session, row, created=datasource_id is None, actor=actor, address=address, details=details)
     return row
 

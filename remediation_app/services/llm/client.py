@@ -274,8 +274,8 @@ async def stream(
         if error.too_long and too_long_error:  # our count was off: say what to do
             log.info("the provider refused the prompt as too long: %s", error)
             result.error = too_long_error
-        else:
-            result.error = str(error)
+        else:  # shown in the chat: the endpoint and the reason, not LiteLLM's chain of wrappers
+            result.error = error.reason
     finally:
         if response is not None and hasattr(response, "aclose"):
             try:

@@ -9,6 +9,7 @@ services.text.storable_text, every error through `scrub`.
 from __future__ import annotations
 
 import asyncio
+import re
 from urllib.parse import urlsplit
 
 from remediation_app.services.llm.config import ProviderConfig
@@ -19,15 +20,27 @@ from remediation_app.services.text import storable_text
 ERROR_MAX = 2000
 
 
+# The prefixes LiteLLM stacks on a provider's message ("litellm.NotFoundError: NotFoundError:
+# OpenAIException - ..."), taken off one by one to leave the provider's own words.
+_WRAPPER_PREFIX = re.compile(r"^(?:litellm\.)?\w+(?:Error|Exception)(?::| -)\s+")
+# How far down an exception's causes we look for the socket error (LiteLLM wraps it ~5 deep).
+_CHAIN_MAX = 12
+
+
 class LLMError(Exception):
     """A failed call; `transient` errors are worth retrying (timeouts, 5xx, 429, refused connections).
-    `too_long`: the provider refused the prompt as longer than the model's context window."""
+    `too_long`: the provider refused the prompt as longer than the model's context window.
+    `reason`: the short form for people ("connection refused at <endpoint>", "HTTP 500 from
+    <endpoint>: <provider's message>"); the message itself keeps LiteLLM's full text."""
 
-    def __init__(self, message: str, *, transient: bool, status: int | None = None, too_long: bool = False) -> None:
+    def __init__(
+        self, message: str, *, transient: bool, status: int | None = None, too_long: bool = False, reason: str = ""
+    ) -> None:
         super().__init__(message[:ERROR_MAX])
         self.transient = transient
         self.status = status
         self.too_long = too_long
+        self.reason = (reason or str(self))[:ERROR_MAX]
 
 
 def scrub(text: str, provider: ProviderConfig | None) -> str:
@@ -69,4 +82,57 @@ def classify(exc: BaseException, provider: ProviderConfig | None = None) -> LLME
         message = f"{name}: {message}"
     if too_long:
         message = "the prompt is too long for this model (" + message[:300] + ")"
-    return LLMError(scrub(message, provider), transient=transient, status=status, too_long=too_long)
+    reason = message if too_long else _reason(exc, status, provider)
+    return LLMError(
+        scrub(message, provider), transient=transient, status=status, too_long=too_long, reason=scrub(reason, provider)
+    )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps (Python's causes, and LiteLLM's `original_exception`)."""
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in found and len(found) < _CHAIN_MAX:
+        found.append(current)
+        wrapped = getattr(current, "original_exception", None)
+        inner = current.__cause__ or current.__context__
+        current = inner if inner is not None else wrapped if isinstance(wrapped, BaseException) else None
+    return found
+
+
+def endpoint(provider: ProviderConfig | None) -> str:
+    """Where the calls go, as people know it: the API base without credentials, or the vendor's API."""
+    if provider is None:
+        return "the provider"
+    if provider.api_base:
+        parts = urlsplit(provider.api_base)
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{host}{port}{parts.path}" if host else provider.api_base
+    vendor = provider.model.split("/", 1)[0] if "/" in provider.model else provider.model
+    return f"the {vendor} API"
+
+
+def _reason(exc: BaseException, status: int | None, provider: ProviderConfig | None) -> str:
+    """The short reason with the endpoint. LiteLLM reports a refused connection as HTTP 500, so the
+    socket error is looked for (after timeouts, which are OSErrors too) down the causes."""
+    where = endpoint(provider)
+    litellm = litellm_module()
+    causes = _causes(exc)
+    if isinstance(exc, asyncio.TimeoutError | litellm.Timeout):
+        timeout = f" within {provider.timeout_s:g} s" if provider else ""
+        return f"no answer from {where}{timeout}"
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return f"connection refused at {where}"
+    socket_error = next((c for c in causes if isinstance(c, OSError) and c.strerror), None)
+    if socket_error is not None:
+        return f"connection error at {where}: {socket_error.strerror}"
+    if any(type(c).__name__ == "APIConnectionError" for c in causes):
+        return f"connection error at {where}"
+    said = str(exc).strip()
+    while (shorter := _WRAPPER_PREFIX.sub("", said, count=1)) != said:
+        said = shorter
+    if status is not None:
+        return f"HTTP {status} from {where}: {said}" if said else f"HTTP {status} from {where}"
+    return f"{said or type(exc).__name__} ({where})"

@@ -10,18 +10,19 @@ from remediation_app.components.callouts import outcome
 from remediation_app.components.forms import inline_form, password_input, username_input
 from remediation_app.components.table import data_table, row_actions, row_button, time_or_never
 from remediation_app.models import Role
-from remediation_app.pages.admin.users.users_state import ROLES, AdminUsersState
+from remediation_app.pages.admin.users.users_state import NEW_USER_FIELDS, ROLES, AdminUsersState
 from remediation_app.pages.page import page
 
 
 def _new_user_form() -> rx.Component:
     return inline_form(
-        username_input(id="new-username", autocomplete="off"),
-        password_input(id="new-password", placeholder="Password (12+ characters)"),
+        username_input(id=NEW_USER_FIELDS[0], autocomplete="off"),
+        password_input(id=NEW_USER_FIELDS[1], placeholder="Password (12+ characters)"),
         rx.select(ROLES, name="role", default_value=Role.USER.value, id="new-role"),
         rx.button("Create user", type="submit", id="create-user"),
         on_submit=AdminUsersState.create_user,
         id="new-user-form",
+        reset_on_submit=False,  # create_user empties it once the user is created: a refusal keeps it
         margin_bottom="1em",
     )
 

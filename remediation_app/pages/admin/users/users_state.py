@@ -3,7 +3,8 @@
 Every handler checks the admin on the server first (AdminState; the page's on_load is only a
 convenience). Passwords come in as form data (the event's payload), are used once and never stored
 in a state var; the browser empties the forms on submit. Each change goes through services.users,
-which audits it with the caller's address.
+which audits it with the caller's address. The new-user form is emptied only once the user is
+created: a refusal (a too short password, a taken name) leaves what the admin typed to correct.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from remediation_app.services.events import bus
 from remediation_app.state import UNAVAILABLE, USERS_TOPIC, parse_id
 
 ROLES = [r.value for r in Role]
+# The new-user form's typed fields, emptied once the user is created (by ref: no script, which the
+# Content-Security-Policy would refuse to eval).
+NEW_USER_FIELDS = ("new-username", "new-password")
 
 
 def _row(user: User) -> dict[str, str]:
@@ -51,14 +55,17 @@ class AdminUsersState(AdminState, rx.State):
     def _close_dialog(self) -> None:
         self.reset_open, self.reset_user_id, self.reset_username = False, "", ""
 
-    async def _change(self, change: Change, *, announce: bool = True, close_dialog: bool = False) -> None:
-        """Make the change (committed with its audit event), show the outcome, show the users again."""
-        if await self._apply(change, refused=(users.UserError,), exists="That user already exists."):
+    async def _change(self, change: Change, *, announce: bool = True, close_dialog: bool = False) -> bool:
+        """Make the change (committed with its audit event), show the outcome, show the users again.
+        Returns whether it was done."""
+        done = await self._apply(change, refused=(users.UserError,), exists="That user already exists.")
+        if done:
             if close_dialog:
                 self._close_dialog()
             if announce:
                 await bus.publish(USERS_TOPIC)  # that user's open tabs re-check their login now
         await self._load()
+        return done
 
     @rx.event
     async def create_user(self, form_data: dict[str, Any]):
@@ -72,7 +79,9 @@ class AdminUsersState(AdminState, rx.State):
             )
             return f"Created user {username}."
 
-        await self._change(change, announce=False)
+        if await self._change(change, announce=False):
+            return [rx.set_value(field, "") for field in NEW_USER_FIELDS]
+        return None
 
     @rx.event
     async def change_role(self, user_id: str, role: str):
