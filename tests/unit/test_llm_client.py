@@ -86,3 +86,18 @@ async def test_a_failure_mid_stream_keeps_the_text_and_prices_it(fake):
     result = await streamed(fake, prompt_tokens=40)
     assert result.text == "one two " and result.error and not result.stopped
     assert result.prompt_tokens == 40 and result.completion_tokens and result.cost_usd
+
+
+@pytest.mark.parametrize(
+    ("api_base", "model", "shown"),
+    [
+        ("http://user:secret@127.0.0.1:8000/v1", "openai/x", "http://127.0.0.1:8000/v1"),
+        ("http://[::1]:11434", "ollama/llama3", "http://[::1]:11434"),
+        ("http://host:notaport/v1", "openai/x", "the configured API base"),
+        ("", "anthropic/claude", "the anthropic API"),
+    ],
+)
+def test_the_endpoint_named_in_errors_never_carries_credentials_and_never_fails(api_base, model, shown):
+    from remediation_app.services.llm.errors import endpoint
+
+    assert endpoint(ProviderConfig(id=1, name="p", model=model, api_base=api_base)) == shown

@@ -105,11 +105,14 @@ def endpoint(provider: ProviderConfig | None) -> str:
     if provider is None:
         return "the provider"
     if provider.api_base:
-        parts = urlsplit(provider.api_base)
-        host = parts.hostname or ""
+        try:
+            parts = urlsplit(provider.api_base)
+            host = parts.hostname or ""
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:  # a port that is not a number: saying where must not fail the error path
+            return "the configured API base"
         host = f"[{host}]" if ":" in host else host
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{host}{port}{parts.path}" if host else provider.api_base
+        return f"{parts.scheme}://{host}{port}{parts.path}" if host else "the configured API base"
     vendor = provider.model.split("/", 1)[0] if "/" in provider.model else provider.model
     return f"the {vendor} API"
 
