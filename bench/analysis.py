@@ -113,8 +113,8 @@ async def engine(count: int, concurrency: int) -> float:
     import sqlalchemy as sa
 
     from remediation_app.db import async_session, dispose_engines
-    from remediation_app.services.alertmanager import NotificationIn
-    from remediation_app.services.ingest import receive_notification
+    from remediation_app.services.alertmanager.payload import NotificationIn
+    from remediation_app.services.alerts.ingest import receive_notification
     from remediation_app.services.llm.worker import AnalysisWorker
 
     alerts = [am_alert(f"Bench{i}", severity="critical", instance=f"host-{i}:9100") for i in range(count)]

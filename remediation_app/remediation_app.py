@@ -28,9 +28,9 @@ from remediation_app.pages.login.login import login_page
 from remediation_app.pages.page import add_pages
 from remediation_app.pages.terminal.terminal import terminal_page
 from remediation_app.services import metrics
+from remediation_app.services.alerts.ingest import prune_notifications
 from remediation_app.services.auth import prune_login_attempts
 from remediation_app.services.events import bus
-from remediation_app.services.ingest import prune_notifications
 from remediation_app.services.llm.sdk import warm_up
 from remediation_app.services.llm.worker import run_workers
 from remediation_app.services.terminal.sessions import close_abandoned_sessions

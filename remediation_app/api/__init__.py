@@ -14,7 +14,7 @@ from remediation_app.api.headers import SecurityHeaders
 from remediation_app.api.memory import ReleaseMemoryAfterLargeRequests
 from remediation_app.api.origins import OriginGuard
 from remediation_app.db import TRANSIENT_DB_ERRORS
-from remediation_app.services.alertmanager import NotificationIn
+from remediation_app.services.alertmanager.payload import NotificationIn
 
 DESCRIPTION = (
     "Alertmanager webhook, alert and audit API, login and health endpoints of Remediation Engine. "

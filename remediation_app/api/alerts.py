@@ -21,7 +21,7 @@ from remediation_app.api.schemas import (
     Page,
 )
 from remediation_app.models import Analysis, RuleAction
-from remediation_app.services.alerts import (
+from remediation_app.services.alerts.store import (
     MAX_QUERY,
     AlertFilter,
     alert_detail,

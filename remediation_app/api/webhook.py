@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from remediation_app.api.errors import error, refusals
 from remediation_app.api.schemas import WebhookResult
 from remediation_app.services import metrics
-from remediation_app.services.alertmanager import NotificationIn
+from remediation_app.services.alertmanager.payload import NotificationIn
+from remediation_app.services.alerts.ingest import receive_notification
 from remediation_app.services.app_secrets import WEBHOOK_TOKEN, cached_secret
-from remediation_app.services.ingest import receive_notification
 from remediation_app.services.security import webhook_authorized
 from remediation_app.settings import get_settings
 

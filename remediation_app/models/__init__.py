@@ -38,6 +38,7 @@ from remediation_app.models.llm import (
     JobStatus,
     LLMProvider,
 )
+from remediation_app.models.oncall import AlertmanagerConn, Incident, Silence
 from remediation_app.models.terminal import SSHServer, TerminalRecordingChunk, TerminalSession, TerminalTicket
 from remediation_app.models.users import KnownClient, KnownClientKind, LoginAttempt, Role, User
 
@@ -47,6 +48,7 @@ __all__ = [
     "Alert",
     "AlertNotification",
     "AlertStatus",
+    "AlertmanagerConn",
     "Analysis",
     "AnalysisJob",
     "AppSecret",
@@ -55,6 +57,7 @@ __all__ = [
     "Conversation",
     "Datasource",
     "Evidence",
+    "Incident",
     "JobStatus",
     "KnownClient",
     "KnownClientKind",
@@ -66,6 +69,7 @@ __all__ = [
     "RuleAction",
     "RuleSetVersion",
     "SSHServer",
+    "Silence",
     "TerminalRecordingChunk",
     "TerminalSession",
     "TerminalTicket",

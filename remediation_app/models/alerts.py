@@ -52,6 +52,24 @@ class Alert(SQLModel, table=True):
     matched_rule_id: int | None = Field(default=None, index=True)
     matched_rule_name: str = Field(default="", max_length=SHORT)
     match_reason: str = Field(default="", sa_column=Column(sa.Text(), nullable=False, server_default=""))
+    # The notification's externalURL: which Alertmanager the alert came from.
+    external_url: str = Field(default="", sa_column=Column(sa.Text(), nullable=False, server_default=""))
+    incident_id: int | None = Field(
+        default=None,
+        sa_column=Column(sa.Integer(), sa.ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True, index=True),
+    )
+    # Alertmanager's view, from the sync loop: "" (not seen yet), active, suppressed or unprocessed,
+    # and the silences or inhibiting alerts that suppress it.
+    am_state: str = Field(default="", max_length=16, sa_column_kwargs={"server_default": ""})
+    am_silenced_by: list[str] = Field(
+        default_factory=list, sa_column=Column(sa.JSON(), nullable=False, server_default="[]")
+    )
+    am_inhibited_by: list[str] = Field(
+        default_factory=list, sa_column=Column(sa.JSON(), nullable=False, server_default="[]")
+    )
+    am_synced_at: datetime | None = ts_field(nullable=True)
+    acked_by: str = Field(default="", max_length=150, sa_column_kwargs={"server_default": ""})
+    acked_at: datetime | None = ts_field(nullable=True)
 
 
 class Notification(SQLModel, table=True):

@@ -81,6 +81,8 @@ class AnalysisJob(SQLModel, table=True):
     )
     fingerprint: str = Field(max_length=128)
     status: str = Field(default=JobStatus.PENDING.value, max_length=16)
+    # Storm control: a job for a whole incident (its alerts as data), run for one of its alerts.
+    incident_id: int | None = Field(default=None, index=True)
     # None: the default provider when the job runs; 0: the provider from the environment (LLM_MODEL).
     provider_id: int | None = None
     # True when a rule asked (paused by the daily budget); False when a user asked.
@@ -109,6 +111,8 @@ class Analysis(SQLModel, table=True):
         sa_column=Column(sa.Integer(), sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False)
     )
     job_id: int | None = None
+    # Set when the analysis covers a whole incident (storm control): its alerts share it.
+    incident_id: int | None = Field(default=None, index=True)
     provider_name: str = Field(default="", max_length=100)
     model: str = Field(default="", max_length=255)
     structured: bool = False

@@ -15,7 +15,7 @@ from sqlmodel import select
 from remediation_app.api.alerts import AnalysisFilter
 from remediation_app.db import async_engine, async_session
 from remediation_app.models import Alert, Analysis, AnalysisJob, JobStatus, utcnow
-from remediation_app.services.alerts import ANALYSIS_FILTERS
+from remediation_app.services.alerts.store import ANALYSIS_FILTERS
 from tests.support.payloads import am_alert, notification
 
 pytestmark = pytest.mark.anyio

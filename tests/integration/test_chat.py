@@ -17,8 +17,8 @@ import pytest
 from remediation_app.db import async_engine, async_session
 from remediation_app.models import ChatMessage, User, utcnow
 from remediation_app.pages.alerts.chat_state import message_view
-from remediation_app.services.alertmanager import NotificationIn
-from remediation_app.services.ingest import receive_notification
+from remediation_app.services.alertmanager.payload import NotificationIn
+from remediation_app.services.alerts.ingest import receive_notification
 from remediation_app.services.llm import chat, costs
 from remediation_app.services.llm.chat import CONTEXT_EXCEEDED, ChatError
 from remediation_app.services.llm.client import DEFAULT_CONTEXT_TOKENS, StreamResult, count_tokens

@@ -240,7 +240,7 @@ async def test_one_json_log_line_per_webhook_with_the_counts_and_no_secret(post_
     stored = [entry for entry in entries if entry["msg"] == "notification stored"]
     assert len(stored) == 1, lines
     [entry] = stored
-    assert entry["level"] == "info" and entry["logger"] == "remediation_app.services.ingest"
+    assert entry["level"] == "info" and entry["logger"] == "remediation_app.services.alerts.ingest"
     assert entry["alerts"] == 2 and entry["alerts_created"] == 2 and entry["alerts_updated"] == 0
     assert entry["by_action"] == {"manual": 1, "ignore": 1}
     assert WEBHOOK_TOKEN not in stream.getvalue()

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from remediation_app.db import async_session
-from remediation_app.services.alertmanager import NotificationIn
+from remediation_app.services.alertmanager.payload import NotificationIn
+from remediation_app.services.alerts.ingest import ingest_notification, prune_notifications
 from remediation_app.services.events import bus
-from remediation_app.services.ingest import ingest_notification, prune_notifications
 from tests.support.payloads import am_alert, grafana_notification, newer_alertmanager_notification, notification
 
 pytestmark = pytest.mark.anyio

@@ -21,8 +21,8 @@ import pytest
 
 from remediation_app.db import async_session, dispose_engines
 from remediation_app.models import Rule
-from remediation_app.services.alertmanager import NotificationIn
-from remediation_app.services.ingest import OFF_LOOP_ALERTS, receive_notification
+from remediation_app.services.alertmanager.payload import NotificationIn
+from remediation_app.services.alerts.ingest import OFF_LOOP_ALERTS, receive_notification
 from remediation_app.services.rules.engine import RuleSet, save_rule
 from remediation_app.settings import get_settings
 from tests.conftest import WEBHOOK_TOKEN, sqlite_only

@@ -1,4 +1,4 @@
-"""Parsing the Alertmanager webhook payload (services/alertmanager.py)."""
+"""Parsing the Alertmanager webhook payload (services/alertmanager/payload.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from remediation_app.services.alertmanager import AlertIn, NotificationIn
+from remediation_app.services.alertmanager.payload import AlertIn, NotificationIn
 from tests.support.payloads import GO_ZERO_TIME, am_alert, grafana_notification, newer_alertmanager_notification
 
 

@@ -13,8 +13,8 @@ from remediation_app.db import async_session, dispose_engines
 from remediation_app.models import Analysis, AnalysisJob, utcnow
 from remediation_app.pages.alerts.analysis_state import analysis_view, queue_state
 from remediation_app.pages.alerts.dashboard_state import AlertsState
-from remediation_app.services.alertmanager import NotificationIn
-from remediation_app.services.ingest import receive_notification
+from remediation_app.services.alertmanager.payload import NotificationIn
+from remediation_app.services.alerts.ingest import receive_notification
 from tests.support.databases import copy_sqlite
 from tests.support.payloads import am_alert, notification
 

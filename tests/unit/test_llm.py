@@ -17,7 +17,7 @@ def test_the_webhook_path_does_not_import_litellm() -> None:
     code = textwrap.dedent(
         """
         import sys
-        import remediation_app.api, remediation_app.services.ingest, remediation_app.services.llm.worker
+        import remediation_app.api, remediation_app.services.alerts.ingest, remediation_app.services.llm.worker
         assert "litellm" not in sys.modules, "litellm imported on the request path"
         from remediation_app.services.llm.sdk import litellm_module
         import os

@@ -36,8 +36,8 @@ from remediation_app.db import async_session, dispose_engines
 from remediation_app.models import AnalysisJob, AuditEvent, LLMProvider, User
 from remediation_app.pages.account.account_state import ERRORS as account_errors
 from remediation_app.services import app_secrets, audit
-from remediation_app.services.alertmanager import NotificationIn
-from remediation_app.services.ingest import receive_notification
+from remediation_app.services.alertmanager.payload import NotificationIn
+from remediation_app.services.alerts.ingest import receive_notification
 from remediation_app.services.llm import providers
 from remediation_app.services.security import verify_password
 from remediation_app.services.tokens import issue_token

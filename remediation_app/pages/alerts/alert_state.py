@@ -17,7 +17,7 @@ from remediation_app.pages.alerts.analysis_state import AlertAnalysisState, Anal
 from remediation_app.pages.alerts.chat_state import AlertChatState
 from remediation_app.pages.alerts.labels_state import AlertLabelsState, compute_pages
 from remediation_app.services.alert_text import PairsPage, bounded_link, clipped
-from remediation_app.services.alerts import alert_summary, alert_timeline, get_alert
+from remediation_app.services.alerts.store import alert_summary, alert_timeline, get_alert
 from remediation_app.services.auth import Forbidden
 from remediation_app.state import UNAVAILABLE_RETRYING, follow_events, route_alert_id, user_from_cookies
 

@@ -11,7 +11,7 @@ from remediation_app.components.pager import filter_input, pager
 from remediation_app.components.table import data_table
 from remediation_app.pages.alerts.dashboard_state import ANY, FILTERS, AlertsState
 from remediation_app.pages.page import page
-from remediation_app.services.alerts import ANALYSIS_FILTERS
+from remediation_app.services.alerts.store import ANALYSIS_FILTERS
 
 
 def _select(name: str, label: str, items: list[str]) -> rx.Component:

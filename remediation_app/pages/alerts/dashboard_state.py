@@ -15,12 +15,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from remediation_app.components.pager import FilteredPagerState, fetch_page
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.services.alert_text import clipped
-from remediation_app.services.alerts import AlertFilter, alert_summaries, list_alerts
+from remediation_app.services.alerts.store import AlertFilter, alert_summaries, list_alerts
 from remediation_app.services.auth import Forbidden
 from remediation_app.services.llm import costs
 from remediation_app.state import UNAVAILABLE_RETRYING, end_session, follow_events, user_from_cookies
 
-ROW_TEXT_MAX = 1_024  # the stored summary's own bound (services/ingest.py SUMMARY_MAX)
+ROW_TEXT_MAX = 1_024  # the stored summary's own bound (services/alerts/ingest.py SUMMARY_MAX)
 ANY = "any"  # Radix selects cannot hold an empty value
 # The filters (state vars) with the longest value each keeps.
 FILTERS = {"status": 20, "severity": 20, "action": 20, "analysis": 20, "query": 200}

@@ -14,7 +14,7 @@ import reflex as rx
 
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session
 from remediation_app.services.alert_text import PairsPage, pairs_page
-from remediation_app.services.alerts import get_alert
+from remediation_app.services.alerts.store import get_alert
 from remediation_app.services.auth import Forbidden
 from remediation_app.state import UNAVAILABLE, refusal, route_alert_id, session_user
 

@@ -9,7 +9,7 @@ import json
 from pydantic import ValidationError
 
 from remediation_app.models import Rule
-from remediation_app.services.alertmanager import NotificationIn
+from remediation_app.services.alertmanager.payload import NotificationIn
 from remediation_app.services.rules.engine import FIELD_LABELS, Decision, RuleSet, RuleValidationError
 
 DRAFT_SUFFIX = " (draft)"

@@ -25,7 +25,7 @@ from remediation_app.models import (
     RuleAction,
     utcnow,
 )
-from remediation_app.services.alertmanager import AlertIn, NotificationIn
+from remediation_app.services.alertmanager.payload import AlertIn, NotificationIn
 from remediation_app.services.events import bus
 from remediation_app.services.llm import jobs
 from remediation_app.services.rules.engine import RuleSet, current_rule_set
@@ -77,6 +77,7 @@ def _alert_row(alert: AlertIn, payload: NotificationIn, rules: RuleSet, now: dat
         "generator_url": alert.generator_url,
         "group_key": payload.group_key,
         "receiver": _cut(payload.receiver),
+        "external_url": payload.external_url,
         "first_received_at": now,
         "last_received_at": now,
         "times_notified": 1,
@@ -116,6 +117,7 @@ def _upsert(dialect: str) -> Any:
             "generator_url",
             "group_key",
             "receiver",
+            "external_url",
             "last_received_at",
         )
     }
