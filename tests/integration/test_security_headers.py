@@ -3,6 +3,7 @@ serves when it is mounted under the API (here a stand-in app; the e2e suite chec
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -54,9 +55,17 @@ async def test_api_routes_docs_and_errors_carry_the_headers(client, anon, auth):
     for r in answers:
         assert_secure(r)
     docs = answers[7]
-    # Swagger UI loads from jsDelivr: allowed on /docs only, never on the app's own pages.
-    assert "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
-    assert "cdn.jsdelivr.net" not in answers[0].headers["content-security-policy"]
+    # Swagger UI's files come from the app: the page loads nothing from another origin.
+    assert docs.headers["content-security-policy"] == answers[0].headers["content-security-policy"]
+    assert "https:" not in docs.headers["content-security-policy"]
+    assert "cdn.jsdelivr.net" not in docs.text and "fastapi.tiangolo.com" not in docs.text
+    for asset in re.findall(r'(?:src|href)="(/docs/assets/[^"]+)"', docs.text):
+        served = await client.get(asset)
+        assert served.status_code == 200 and len(served.content) > 1000, asset
+        assert_secure(served)
+    assert len(re.findall(r'"/docs/assets/', docs.text)) == 3  # script, styles, icon
+    assert (await client.get("/docs/assets/__init__.py")).status_code == 404
+    assert (await client.get("/docs/assets/..%2F__init__.py")).status_code == 404
 
 
 async def fake_reflex(scope: Scope, receive: Receive, send: Send) -> None:
