@@ -82,8 +82,22 @@ test-deps:
 	  else echo "not installed:$$missing (their tests fail under CI=true, skip otherwise)"; fi; \
 	fi
 
+# The whole suite runs as two pytest processes side by side: the browser tests (tests/e2e: mostly
+# waiting on chromium and the app's own processes) and the rest (mostly this process' CPU). Each
+# test makes its own databases, ports and Redis database, so the two never meet. The browser tests'
+# output follows the rest's. With PYTEST_ARGS: one process, as given.
 test: install-dev test-deps
+ifeq ($(strip $(PYTEST_ARGS)),)
+	@log=$$(mktemp); \
+	$(BIN)/python -m pytest -p no:cacheprovider tests/e2e > "$$log" 2>&1 & e2e=$$!; \
+	$(BIN)/python -m pytest --ignore=tests/e2e; rest=$$?; \
+	wait $$e2e; browser=$$?; \
+	echo "==> browser tests (tests/e2e)"; cat "$$log"; rm -f "$$log"; \
+	echo "==> exit status: $$rest (tests without the browser), $$browser (browser tests)"; \
+	test $$rest = 0 && test $$browser = 0
+else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+endif
 
 lint: install-dev
 	$(BIN)/ruff check .

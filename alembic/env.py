@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 import remediation_app.models  # noqa: F401  (registers the tables)
 from alembic import context
 from remediation_app.db import sync_engine
+from remediation_app.models.memory import include_object
 from remediation_app.settings import get_settings
 
 config = context.config
@@ -19,7 +20,13 @@ target_metadata = SQLModel.metadata
 
 def run_migrations_offline() -> None:
     url = config.attributes.get("database_url") or get_settings().database_url
-    context.configure(url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    context.configure(
+        url=url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        include_object=include_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -30,7 +37,13 @@ def run_migrations_online() -> None:
         if connection.dialect.name == "postgresql":
             # An index on a big table may take longer than the app's statement timeout.
             connection.execute(sa.text("SET statement_timeout = 0"))
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        # The full-text objects of migration 0013 are not in the metadata (models/memory.py).
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=include_object,
+        )
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()

@@ -166,6 +166,8 @@ def main() -> int:
             LLM_MODEL=MODEL,
             LLM_API_KEY="sk-bench",
             ANALYSIS_POLL_SECONDS="0.05",
+            # One notification of many alerts measures the queue: one analysis each, not a storm's one.
+            STORM_THRESHOLD="0",
             LOG_LEVEL="WARNING",
         )
         from remediation_app.services import migrations

@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from remediation_app.cli_common import CommandError
+from remediation_app.cli_evals import add_commands as _eval_commands
 from remediation_app.cli_users import ROLES
 
 LOG_LEVELS = ["debug", "info", "warning", "error", "critical"]
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     _rules_commands(commands)
     _user_commands(commands)
     _send_test_alert_command(commands)
+    _eval_commands(commands, _command)
     _command(
         commands.add_parser(
             "check-config", help="check the settings, database, webhook credential, keys and Redis; exit 1 on errors"

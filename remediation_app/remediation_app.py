@@ -14,8 +14,12 @@ from remediation_app.api import build_api
 from remediation_app.db import TRANSIENT_DB_ERRORS, async_session, dispose_engines
 from remediation_app.logs import configure_logging
 from remediation_app.pages.account.account import account_page
+from remediation_app.pages.admin.alertmanagers.alertmanagers import admin_alertmanagers_page
 from remediation_app.pages.admin.audit.audit import admin_audit_page
 from remediation_app.pages.admin.datasources.datasources import admin_datasources_page
+from remediation_app.pages.admin.evals.evals import admin_evals_page
+from remediation_app.pages.admin.notifications.notifications import admin_notifications_page
+from remediation_app.pages.admin.policy.policy import admin_policy_page
 from remediation_app.pages.admin.providers.providers import admin_providers_page
 from remediation_app.pages.admin.rules.rules import admin_rules_page
 from remediation_app.pages.admin.servers.servers import admin_servers_page
@@ -24,15 +28,22 @@ from remediation_app.pages.admin.settings.settings import admin_settings_page
 from remediation_app.pages.admin.users.users import admin_users_page
 from remediation_app.pages.alerts.alert import alert_page
 from remediation_app.pages.alerts.dashboard import dashboard
+from remediation_app.pages.incidents.incident import incident_page
+from remediation_app.pages.incidents.incidents import incidents_page
 from remediation_app.pages.login.login import login_page
 from remediation_app.pages.page import add_pages
+from remediation_app.pages.reliability.reliability import reliability_page
 from remediation_app.pages.terminal.terminal import terminal_page
 from remediation_app.services import metrics
+from remediation_app.services.alertmanager.sync import run_sync
 from remediation_app.services.alerts.ingest import prune_notifications
 from remediation_app.services.auth import prune_login_attempts
+from remediation_app.services.diagnostics.runner import run_diagnostics
 from remediation_app.services.events import bus
 from remediation_app.services.llm.sdk import warm_up
 from remediation_app.services.llm.worker import run_workers
+from remediation_app.services.memory.verification import run_verifier
+from remediation_app.services.notify.worker import run_notify_worker
 from remediation_app.services.terminal.sessions import close_abandoned_sessions
 from remediation_app.services.users import ensure_first_admin
 from remediation_app.settings import get_settings
@@ -91,6 +102,10 @@ async def lifespan() -> AsyncIterator[None]:
         asyncio.create_task(bus.run(), name="event-bus"),
         asyncio.create_task(_prune_forever(), name="prune"),
         asyncio.create_task(run_workers(), name="analysis-worker"),
+        asyncio.create_task(run_diagnostics(), name="diagnostics-runner"),
+        asyncio.create_task(run_sync(), name="alertmanager-sync"),
+        asyncio.create_task(run_notify_worker(), name="notify-worker"),
+        asyncio.create_task(run_verifier(), name="fix-verification"),
     ]
     # LiteLLM weighs ~140 MB resident: import it ahead of the first analysis only when there is a
     # provider to analyse with (one added later imports it on first use, in a thread).
@@ -120,15 +135,22 @@ add_pages(
     login_page,
     dashboard,
     alert_page,
+    incidents_page,
+    incident_page,
+    reliability_page,
     admin_users_page,
     admin_rules_page,
     admin_audit_page,
     admin_settings_page,
     admin_providers_page,
     admin_datasources_page,
+    admin_alertmanagers_page,
+    admin_notifications_page,
     terminal_page,
     admin_servers_page,
+    admin_policy_page,
     account_page,
     admin_sessions_page,
+    admin_evals_page,
 )
 app.register_lifespan_task(lifespan)

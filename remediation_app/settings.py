@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None,
         description="The URL users open the app at (behind a proxy, its public https URL); its origin may use "
-        "the session like the origin a request is addressed to (docs/security.md).",
+        "the session like the origin a request is addressed to (docs/security.md); notifications link to its "
+        "alert pages (`PUBLIC_URL/alerts/<id>`).",
     )
     allowed_origins: str = Field(
         default="",
@@ -215,6 +216,39 @@ class Settings(BaseSettings):
         default=None, ge=0, description="Cost per analysis over its model calls; no bound when unset."
     )
 
+    # -- Alertmanager both ways: silences, acks, the sync loop -------------------------------------------
+    alertmanager_url: str | None = Field(
+        default=None,
+        description="An Alertmanager's API (`http://alertmanager:9093`), shown read-only as the connection "
+        '"environment" on the Alertmanagers page: silences and acks go there for alerts no stored connection '
+        "matches by the notification's externalURL.",
+    )
+    alertmanager_bearer_token: SecretStr | None = Field(
+        default=None, description="Bearer token for `ALERTMANAGER_URL` (never shown or logged)."
+    )
+    alertmanager_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Per call to `ALERTMANAGER_URL`.")
+    alertmanager_sync_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="How often the engine reads each Alertmanager's alerts (active, silenced, inhibited) and "
+        "expires the acks of resolved alerts; `0` turns the sync off.",
+    )
+    silence_max_days: float = Field(
+        default=30.0, gt=0, le=366, description="The longest silence a user may create from the engine."
+    )
+    ack_max_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 366,
+        description="An ack's silence ends after this even when the alert has not resolved.",
+    )
+    analyze_suppressed: bool = Field(
+        default=False,
+        description="`true`: alerts Alertmanager reports silenced or inhibited are still analysed automatically "
+        "(by default their automatic analysis is skipped; a user can still ask for one).",
+    )
+
     # -- the analysis queue -------------------------------------------------------------------------------
     analysis_workers_enabled: bool = Field(
         default=True, description="`false`: this process takes no analysis jobs (another one does)."
@@ -241,6 +275,14 @@ class Settings(BaseSettings):
         gt=0,
         description="Automatic jobs still waiting after this long (no provider, budget reached) are cancelled.",
     )
+    storm_threshold: int = Field(
+        default=5,
+        ge=0,
+        le=100_000,
+        description="Storm control: when one incident (an Alertmanager group) brings more new automatically "
+        "analysed alerts than this at once (or within `ANALYSIS_DEDUP_MINUTES`), it is analysed once as a "
+        "group instead of once per alert; `0` turns storm control off.",
+    )
 
     # -- browser terminals (SSH) --------------------------------------------------------------------------
     terminal_ticket_seconds: int = Field(
@@ -253,6 +295,75 @@ class Settings(BaseSettings):
     terminal_recording_max_mb: int = Field(
         default=64, ge=1, description="A session's recording stops growing past this (marked truncated)."
     )
+
+    # -- approval-gated diagnostics (docs/diagnostics.md) ------------------------------------------------
+    proposal_expiry_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        le=7 * 24 * 60,
+        description="A command a model proposed that nobody approved or rejected within this time expires "
+        "(it never runs).",
+    )
+    diagnostic_timeout_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        le=600,
+        description="An approved command's time limit on its server: past it the command is stopped and the run "
+        "marked failed (the output so far kept).",
+    )
+    diagnostic_output_max_bytes: int = Field(
+        default=65536,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Output (stdout and stderr together) an approved command may return; past it the command is "
+        "stopped and its output marked truncated.",
+    )
+
+    # -- outcomes and incident memory (docs/memory.md) ------------------------------------------------------
+    fix_verify_window_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        le=7 * 24 * 60,
+        description="A recorded fix is verified when its alert resolved within this time after the fix's last "
+        "command (and did not fire again within `FIX_HOLD_MINUTES`); not resolved by then: unverified.",
+    )
+    fix_hold_minutes: float = Field(
+        default=120.0,
+        ge=0,
+        le=30 * 24 * 60,
+        description="How long a resolved alert must stay resolved for its fix to count as verified; firing again "
+        "within it marks the fix failed. At its end the alert's expression is evaluated again where a datasource "
+        "is configured (still true: failed).",
+    )
+    fix_verify_interval_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How often the engine judges the fixes waiting for a verdict (a stored notification also wakes "
+        "it); 0: this process does not (another one does).",
+    )
+
+    # -- notifications (docs/notifications.md) -------------------------------------------------------------
+    notify_urls: SecretStr | None = Field(
+        default=None,
+        description="Apprise URLs (`slack://...`, `mailto://...`, `json://...`), separated by commas or spaces: "
+        'every analysis that finishes is sent to each, as the read-only route "environment" on the '
+        "Notifications page. They carry tokens and passwords: never shown or logged.",
+    )
+    notify_worker_enabled: bool = Field(
+        default=True, description="`false`: this process sends no notifications (another one does)."
+    )
+    notify_concurrency: int = Field(default=4, ge=1, le=64, description="Notifications sent at once per process.")
+    notify_timeout_seconds: float = Field(
+        default=20.0, gt=0, le=300, description="One attempt to send a notification; past it the attempt failed."
+    )
+    notify_max_attempts: int = Field(
+        default=6, ge=1, le=50, description="Tries per notification before it is marked failed (shown to admins)."
+    )
+    notify_retry_base_seconds: float = Field(
+        default=10.0, gt=0, description="First retry delay of a notification (doubled each time, with jitter)."
+    )
+    notify_retry_max_seconds: float = Field(default=900.0, gt=0, description="Longest retry delay of a notification.")
 
     # -- housekeeping -------------------------------------------------------------------------------------
     notification_retention_days: int = Field(

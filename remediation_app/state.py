@@ -236,9 +236,14 @@ async def follow_events(
     state: rx.State,
     refresh: Callable[[], Awaitable[None]],
     wants: Callable[[dict[str, Any]], bool] = lambda _event: True,
+    *,
+    channel: str = "",
 ) -> None:
-    """`refresh` must raise Forbidden when the tab's login is gone (after forgetting its data)."""
-    token = state.router.session.client_token
+    """`refresh` must raise Forbidden when the tab's login is gone (after forgetting its data).
+    `channel`: a part of a page that follows on its own (one loop per tab and channel; the page's own
+    loop is channel "")."""
+    tab = state.router.session.client_token
+    token = f"{tab}#{channel}" if channel else tab
     generation = _generations[token] = _generations.get(token, 0) + 1
     loop = asyncio.get_running_loop()
 
@@ -253,7 +258,7 @@ async def follow_events(
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=LIVENESS_CHECK_S)
                 except TimeoutError:
-                    if not _tab_connected(token):
+                    if not _tab_connected(tab):
                         break
                     await _check_login(state)  # expiry, or a change whose announcement was missed
                     continue

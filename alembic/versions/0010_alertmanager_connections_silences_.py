@@ -58,6 +58,13 @@ def upgrade() -> None:
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_incidents_group_key"), ["group_key"], unique=False)
         batch_op.create_index("ix_incidents_status_last", ["status", "last_notified_at"], unique=False)
+        batch_op.create_index(
+            "uq_incidents_open_group_key",
+            ["group_key"],
+            unique=True,
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        )
 
     op.create_table(
         "silences",
@@ -141,6 +148,7 @@ def downgrade() -> None:
 
     op.drop_table("silences")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.drop_index("uq_incidents_open_group_key")
         batch_op.drop_index("ix_incidents_status_last")
         batch_op.drop_index(batch_op.f("ix_incidents_group_key"))
 

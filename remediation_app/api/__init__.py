@@ -8,7 +8,24 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from remediation_app.api import alerts, audit, auth, datasources, docs, health, metrics, providers, terminal, webhook
+from remediation_app.api import (
+    alertmanager,
+    alerts,
+    audit,
+    auth,
+    datasources,
+    docs,
+    evals,
+    health,
+    incident_memory,
+    incidents,
+    metrics,
+    notify,
+    proposals,
+    providers,
+    terminal,
+    webhook,
+)
 from remediation_app.api.errors import database_unavailable, schema_not_migrated
 from remediation_app.api.headers import SecurityHeaders
 from remediation_app.api.memory import ReleaseMemoryAfterLargeRequests
@@ -53,8 +70,14 @@ def build_api(reflex_asgi: ASGIApp | None = None) -> FastAPI:
         webhook.router,
         auth.router,
         alerts.router,
+        alertmanager.router,
+        incidents.router,
+        incident_memory.router,
+        proposals.router,
         providers.router,
         datasources.router,
+        notify.router,
+        evals.router,
         terminal.router,
         audit.router,
         health.router,

@@ -21,6 +21,14 @@ from remediation_app.api.schemas import (
     Page,
 )
 from remediation_app.models import Analysis, RuleAction
+from remediation_app.services.alerts.filters import (
+    ACTIVITY_ORDER,
+    MAX_MATCHER_TEXT,
+    MAX_MATCHERS,
+    MatcherError,
+    parse_matchers,
+    valid_sort,
+)
 from remediation_app.services.alerts.store import (
     MAX_QUERY,
     AlertFilter,
@@ -46,7 +54,12 @@ router = APIRouter(prefix="/api/alerts", tags=["alerts"], dependencies=[Depends(
 AnalysisFilter = Literal["none", "queued", "running", "failed", "cancelled", "done"]
 
 
-@router.get("", response_model=Page[AlertSummary], summary="List alerts, newest activity first")
+@router.get(
+    "",
+    response_model=Page[AlertSummary],
+    summary="List alerts, newest activity first",
+    responses=refusals({422: "A sort key or label filter that cannot be applied"}),
+)
 async def api_list_alerts(
     session: SessionDep,
     status: Literal["firing", "resolved"] | None = None,
@@ -56,17 +69,32 @@ async def api_list_alerts(
     analysis: Annotated[
         AnalysisFilter | None, Query(description="the state of the alert's latest analysis job")
     ] = None,
+    label: Annotated[
+        list[str],
+        Query(max_length=MAX_MATCHERS, description="label matchers: team=storage, team!=x, team=~re, team!~re"),
+    ] = [],  # noqa: B006 (FastAPI copies the default)
+    sort: Annotated[
+        str, Query(max_length=20, description="'' the board's order, or a column (severity, age...), '-' descending")
+    ] = ACTIVITY_ORDER,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> Page[AlertSummary]:
-    flt = AlertFilter(
-        status=status or "",
-        severity=severity or "",
-        action=action.value if action else "",
-        q=q or "",
-        analysis=analysis or "",
-    )
-    rows, total = await list_alerts(session, flt, limit=limit, offset=offset)
+) -> Page[AlertSummary] | JSONResponse:
+    if not valid_sort(sort):
+        return error(422, f"unknown sort key {sort!r}", field="sort")
+    if any(len(text) > MAX_MATCHERS * MAX_MATCHER_TEXT for text in label):
+        return error(422, "label filter too long", field="label")
+    try:
+        flt = AlertFilter(
+            status=status or "",
+            severity=severity or "",
+            action=action.value if action else "",
+            q=q or "",
+            analysis=analysis or "",
+            labels=parse_matchers(label),
+        )
+        rows, total = await list_alerts(session, flt, sort=sort, limit=limit, offset=offset)
+    except MatcherError as exc:
+        return error(422, str(exc), field="label")
     items = await alert_summaries(session, rows)
     return Page(items=[AlertSummary.model_validate(item) for item in items], total=total)
 

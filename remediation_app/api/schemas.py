@@ -138,6 +138,7 @@ class AlertPublic(Public):
     first_received_at: Timestamp
     last_received_at: Timestamp
     times_notified: int
+    incident_id: int | None = Field(default=None, description="the incident (Alertmanager group) it belongs to")
 
 
 class AnalysisState(Public):
@@ -209,6 +210,10 @@ class AnalysisPublic(Public):
     id: int
     alert_id: int
     job_id: int | None
+    incident_id: int | None = Field(
+        default=None,
+        description="set when it analyses the whole incident (storm control): every alert of it shows it",
+    )
     provider: str = Field(validation_alias=AliasChoices("provider", "provider_name"))
     model: str
     structured: bool
@@ -237,6 +242,7 @@ class AnalysisPublic(Public):
 class JobPublic(Public):
     id: int
     alert_id: int
+    incident_id: int | None = Field(default=None, description="set for a group analysis of the incident")
     status: str
     automatic: bool
     provider_id: int | None
@@ -260,6 +266,53 @@ class AlertDetail(AlertPublic):
     analysis: AnalysisPublic | None = Field(description="the latest analysis")
     analysis_job: JobPublic | None = Field(description="the latest analysis job")
     llm_configured: bool = Field(description="whether any LLM provider is configured")
+    external_url: str = Field(default="", description="the notification's externalURL: the Alertmanager it came from")
+    am_state: str = Field(
+        default="",
+        description="Alertmanager's state from the sync loop: active, suppressed (silenced or inhibited), "
+        'unprocessed, or "" (not seen there, or no Alertmanager configured)',
+    )
+    am_silenced_by: list[str] = Field(default_factory=list, description="ids of the silences that mute it")
+    am_inhibited_by: list[str] = Field(default_factory=list, description="fingerprints of the alerts inhibiting it")
+    am_synced_at: Timestamp | None = Field(default=None, description="when the sync loop last changed that state")
+    acked_by: str = Field(default="", description="who acknowledged it (the latest ack), or empty")
+    acked_at: Timestamp | None = Field(default=None, description="when it was acknowledged")
+
+
+# ---- incidents ------------------------------------------------------------------------------------
+
+
+class IncidentSummary(Public):
+    id: int
+    title: str
+    status: Literal["open", "resolved"]
+    severity: str = Field(description="the highest severity of its firing alerts (of all, once resolved)")
+    alert_count: int
+    firing_count: int
+    storm: bool = Field(description="storm control: analysed once as a group, not once per alert")
+    receiver: str
+    group_labels: dict[str, str]
+    opened_at: Timestamp
+    last_notified_at: Timestamp
+    resolved_at: Timestamp | None
+    analysis: AnalysisState = Field(description="the latest analysis job of its alerts or of the group")
+
+
+class IncidentTimelineItem(BaseModel):
+    at: Timestamp
+    kind: str = Field(description="opened, notification, analysis, chat, terminal, silence, ack or resolved")
+    text: str
+    who: str
+    link: str = Field(description='a page of the app ("/alerts/12"), or ""')
+
+
+class IncidentDetail(IncidentSummary):
+    alerts: list[AlertSummary] = Field(description="firing first, then most severe, then earliest")
+    alerts_not_shown: int = Field(description="alerts beyond those listed")
+    timeline: list[IncidentTimelineItem] = Field(description="oldest first, at most the latest 300 items")
+    timeline_truncated: bool = Field(description="earlier timeline items were left out")
+    group_analysis: AnalysisPublic | None = Field(description="the latest analysis of the whole incident (storm)")
+    group_job: JobPublic | None = Field(description="the latest group analysis job")
 
 
 # ---- LLM providers and spend ----------------------------------------------------------------------
@@ -316,8 +369,10 @@ class SpendPublic(Public):
 # ---- datasources ----------------------------------------------------------------------------------
 
 
-class DatasourcePublic(Public):
-    id: int = Field(description="0: the datasource set by the environment (PROMETHEUS_URL)")
+class ConnectionPublic(Public):
+    """A connection to a system the engine calls (a datasource, an Alertmanager); never its credential."""
+
+    id: int = Field(description="0: the one set by the environment")
     name: str
     url: str = Field(description="without credentials, query string or fragment")
     auth: Literal["none", "bearer", "basic"]
@@ -329,6 +384,10 @@ class DatasourcePublic(Public):
     source: Literal["database", "environment"] = "database"
 
 
+class DatasourcePublic(ConnectionPublic):
+    id: int = Field(description="0: the datasource set by the environment (PROMETHEUS_URL)")
+
+
 class DatasourceTestPassed(BaseModel):
     ok: Literal[True]
     version: str = Field(description='the datasource\'s version from its build information, or "unknown"')
@@ -336,7 +395,56 @@ class DatasourceTestPassed(BaseModel):
 
 class DatasourceTestFailed(BaseModel):
     ok: Literal[False]
-    error: str = Field(description="what failed, naming the datasource (never its credential)")
+    error: str = Field(description="what failed, naming the datasource or Alertmanager (never its credential)")
+
+
+# ---- Alertmanager: connections, silences, acks -----------------------------------------------------
+
+
+class AlertmanagerPublic(ConnectionPublic):
+    id: int = Field(description="0: the Alertmanager set by the environment (ALERTMANAGER_URL)")
+    external_url: str = Field(description="the URL it advertises in notifications (externalURL), when not `url`")
+
+
+class AlertmanagerTestPassed(BaseModel):
+    ok: Literal[True]
+    version: str = Field(description="Alertmanager's version (GET /api/v2/status)")
+    cluster: str = Field(description="its cluster's status: ready, settling or disabled")
+
+
+class MatcherPublic(BaseModel):
+    """A label matcher as Alertmanager writes it: name=value (isEqual, not isRegex), != (not isEqual),
+    =~ and !~ (isRegex, RE2 syntax, anchored)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    name: str = Field(max_length=255, examples=["alertname"])
+    value: str = Field(max_length=1024, examples=["DiskWillFillSoon"])
+    is_regex: bool = Field(default=False, alias="isRegex")
+    is_equal: bool = Field(default=True, alias="isEqual")
+
+
+class SilenceCovering(Public):
+    """An active silence in Alertmanager that covers the alert (ours or made elsewhere)."""
+
+    silence_id: str = Field(description="Alertmanager's id (DELETE /api/silences/{silence_id} expires it)")
+    alertmanager: str = Field(description='the connection\'s name ("environment": ALERTMANAGER_URL)')
+    kind: Literal["silence", "ack", "external"] = Field(description="external: made outside the engine")
+    matchers: list[MatcherPublic]
+    comment: str
+    created_by: str
+    starts_at: Timestamp | None
+    ends_at: Timestamp | None
+    state: str = Field(description="active, or (for one made here) expired")
+
+
+class SilencePublic(SilenceCovering):
+    """A silence made through the engine (kind silence or ack), or one made elsewhere and expired here
+    (kind external)."""
+
+    alert_id: int | None
+    expired_at: Timestamp | None
+    expired_by: str = Field(description='who expired it, "engine" (an ack\'s alert resolved) or "alertmanager"')
 
 
 # ---- SSH servers and terminals --------------------------------------------------------------------
@@ -385,3 +493,217 @@ class SessionPublic(Public):
     close_reason: str
     recording_bytes: int
     recording_truncated: bool
+
+
+# ---- approval-gated diagnostics -------------------------------------------------------------------
+
+ProposalStatusName = Literal["pending", "approved", "rejected", "refused", "expired", "running", "done", "failed"]
+
+
+class ProposalPublic(BaseModel):
+    """A command a model proposed for a server, the policy's verdict, the decision and, once run, the output."""
+
+    id: int
+    alert_id: int
+    origin: Literal["analysis", "chat"]
+    server: str = Field(description="the registered server's name (as proposed, for an unknown one)")
+    command: str = Field(description="exactly what runs (for a refused proposal: the model's text)")
+    proposed: str = Field(description='the model\'s own text when it was written otherwise ("" when the same)')
+    reason: str = Field(description="the model's reason")
+    status: ProposalStatusName
+    verdict: str = Field(description="the policy's verdict: the group that allows it, or why it is refused")
+    policy_group: str
+    policy_version: int = Field(description="0: the shipped default policy")
+    created_at: Timestamp
+    expires_at: Timestamp
+    decided_by: str
+    decided_at: Timestamp | None
+    note: str = Field(description="the note given with the approval or rejection")
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    exit_status: int | None
+    timed_out: bool
+    truncated: bool = Field(description="the output reached DIAGNOSTIC_OUTPUT_MAX_BYTES and the command was stopped")
+    output: str | None = Field(description="stdout (redacted) once it ran (done or failed), else null")
+    stderr: str | None = Field(description="stderr (redacted) once it ran, else null")
+    output_bytes: int = Field(description="bytes received, stdout and stderr together")
+    output_sha256: str = Field(description="SHA-256 of the bytes received (stdout then stderr), before redaction")
+    error: str = Field(description="why it failed (could not connect, host key changed, time limit, interrupted)")
+
+
+class PolicyPublic(BaseModel):
+    """The diagnostics policy in force (YAML, docs/diagnostics.md)."""
+
+    version: int = Field(description="0: the shipped default (no admin saved one)")
+    default: bool
+    document: str
+    updated_by: str
+    updated_at: Timestamp | None
+    broken: str = Field(description='why the stored document cannot be read (every command is refused), or ""')
+
+
+class PolicySaved(PolicyPublic):
+    widened: list[str] = Field(description="what the new policy allows that the previous one did not (audited)")
+
+
+class PolicyVerdict(BaseModel):
+    allowed: bool
+    reason: str
+    group: str = Field(description="the group of the policy that covers the server")
+    command: str = Field(description="what would run, when allowed")
+    argv: list[list[str]] = Field(description="the words of each command of the pipeline, when allowed")
+
+
+# ---- notifications --------------------------------------------------------------------------------
+
+NotifyEvent = Literal["alert", "analysis", "proposal", "fix_verified", "fix_failed"]
+
+
+class NotifyRoutePublic(BaseModel):
+    """A notification route; never its Apprise URL (it carries the target's tokens), only its kind."""
+
+    id: int = Field(description='0: the read-only route "environment" (NOTIFY_URLS)')
+    name: str
+    target_kind: str = Field(description="the URL's Apprise scheme (json, mailto, slack...); NOTIFY_URLS': each one's")
+    has_url: bool
+    url_count: int = Field(description="URLs behind the route (NOTIFY_URLS may hold several)")
+    events: list[NotifyEvent]
+    rule_ids: list[int] = Field(description="for new alerts: the rules whose alerts it wants; [] any rule but ignore")
+    rules: list[str] = Field(description="those rules' names")
+    label_patterns: dict[str, str] = Field(description="label -> pattern (the rules' syntax); all must match")
+    throttle_max: int = Field(description="at most this many messages per throttle_minutes; the excess is summarized")
+    throttle_minutes: int
+    enabled: bool
+    source: Literal["database", "environment"] = "database"
+
+
+class NotifyTestPassed(BaseModel):
+    ok: Literal[True]
+    sent: int = Field(description="targets the test message reached")
+
+
+class NotifyTestFailed(BaseModel):
+    ok: Literal[False]
+    error: str = Field(description="what failed, with every part of the URL masked")
+
+
+class NotifyDeliveryPublic(BaseModel):
+    """One message for one target, as queued and sent (the error masked: never a part of the URL)."""
+
+    id: int
+    route_id: int | None = Field(description="null for a NOTIFY_URLS target")
+    route_name: str
+    target_kind: str
+    event: Literal["alert", "analysis", "proposal", "fix_verified", "fix_failed", "summary"]
+    event_label: str
+    alert_id: int | None
+    status: Literal["pending", "sending", "sent", "failed", "throttled", "cancelled"]
+    attempts: int
+    max_attempts: int
+    last_error: str
+    summary_id: int | None = Field(description="a throttled delivery: the summary message that counted it")
+    created_at: Timestamp
+    next_attempt_at: Timestamp | None = Field(description="a pending one: when it is tried (again)")
+    finished_at: Timestamp | None
+
+
+# ---- incident memory: outcomes, verified fixes, similar incidents, reliability --------------------
+
+
+class FixCheckPublic(BaseModel):
+    """The engine's verdict on the recorded fix, judged against the alert's later notifications."""
+
+    status: Literal["pending", "verified", "failed", "unverified"]
+    detail: str = Field(description="what was found (pending: what it waits for)")
+    fix_at: Timestamp | None = Field(description="the fix's time: its last command with a known time, or the recording")
+    fix_from: Literal["terminal", "diagnostic", "recorded"]
+    checked_at: Timestamp | None
+    evidence: dict[str, Any] = Field(
+        description="resolved_at, window_end, hold_end, refired_at and refire_alert_id, expression (query, at, series)"
+    )
+
+
+class OutcomePublic(BaseModel):
+    """What a person recorded once the alert was handled (text as written: untrusted, shown as text)."""
+
+    id: int
+    alert_id: int
+    incident_id: int | None
+    analysis_id: int | None = Field(description="the analysis judged (the alert's latest when recorded)")
+    alertname: str
+    verdict: Literal["right", "partly", "wrong"] = Field(description="was the analysis right")
+    root_cause: str
+    fix: str
+    commands: list[str]
+    tags: list[str]
+    rule_name: str
+    provider_name: str
+    model: str
+    created_by: str
+    created_at: Timestamp
+    updated_by: str
+    updated_at: Timestamp
+    edits: int
+    fix_check: FixCheckPublic
+
+
+class OutcomeCommandSource(BaseModel):
+    command: str
+    at: Timestamp
+    source: Literal["terminal", "diagnostic"]
+    where: str = Field(description='"terminal session 12 on web-1 (alice)", "diagnostic #4 on web-1, approved by bob"')
+
+
+class OutcomePrefill(BaseModel):
+    """What the outcome form is prefilled with: what happened to the alert (secrets replaced)."""
+
+    commands: list[str] = Field(description="typed in terminals opened from the alert, and approved diagnostics")
+    fix: str = Field(description="the silences and acks made for the alert, one a line")
+    sources: list[OutcomeCommandSource]
+    unreadable: list[str] = Field(description="recordings that could not be read, and why")
+
+
+class SimilarIncidentPublic(BaseModel):
+    alert_id: int
+    alertname: str
+    summary: str
+    same_alertname: bool
+    shared_labels: list[str] = Field(description='"name=value" pairs it shares with the alert')
+    text_score: float = Field(description="full-text similarity of its text, 1 for the best match, 0 for none")
+    outcome: OutcomePublic
+
+
+class SimilarIncidents(BaseModel):
+    """Past incidents like the alert, best first: same alertname, then verified fixes, then shared labels,
+    then text similarity."""
+
+    seen: int = Field(description="earlier occurrences of the same alert (same fingerprint)")
+    similar: int
+    last_fix: str = Field(description="the newest verified fix among them (else the newest fix), in one line")
+    last_fix_status: str
+    last_fix_alert_id: int | None
+    items: list[SimilarIncidentPublic]
+
+
+class ReliabilityCounts(BaseModel):
+    outcomes: int
+    right: int
+    partly: int
+    wrong: int
+    verified: int
+    failed: int
+    unverified: int
+    pending: int
+    right_rate: float | None = Field(description="analyses judged right, of all outcomes (null: none)")
+    held_rate: float | None = Field(description="fixes verified, of those verified or failed (null: none judged)")
+
+
+class ReliabilityRow(ReliabilityCounts):
+    key: str
+
+
+class ReliabilityPublic(BaseModel):
+    total: ReliabilityCounts
+    by_rule: list[ReliabilityRow]
+    by_alertname: list[ReliabilityRow]
+    by_provider: list[ReliabilityRow]

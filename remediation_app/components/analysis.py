@@ -181,6 +181,15 @@ def analysis_header(a: Any) -> rx.Component:
         ),
         rx.cond(~a.structured, rx.badge("unparsed", color_scheme="orange", class_name="unparsed")),
         rx.cond(a.inconclusive, rx.badge("inconclusive", color_scheme="amber", class_name="inconclusive-badge")),
+        rx.cond(
+            a.incident_id != "",
+            rx.link(
+                rx.badge("group analysis of the incident", color_scheme="purple", variant="soft"),
+                href="/incidents/" + a.incident_id,
+                class_name="covers-incident",
+                title="Storm control: one analysis covers every alert of the incident",
+            ),
+        ),
         align="center",
         spacing="3",
     )

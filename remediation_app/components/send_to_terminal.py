@@ -19,8 +19,9 @@ import reflex as rx
 
 from remediation_app.components.xterm import paste_to_terminal
 
-READY_HINT = "Type into the terminal below (several lines: one per click); nothing runs until you press Enter there"
-CLOSED_HINT = "Open a terminal first (Terminal section below)"
+# "this page's": the terminal is beside the analysis on a wide screen, below it on a narrow one.
+READY_HINT = "Type into this page's terminal (several lines: one per click); nothing runs until you press Enter there"
+CLOSED_HINT = "Open a terminal first (the Terminal section of this page)"
 
 
 def send_to_terminal_button(command: rx.Var[str], *, connected: rx.Var[bool] | None) -> rx.Component:

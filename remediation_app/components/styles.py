@@ -2,7 +2,7 @@
 environments and kinds of evidence."""
 
 SEVERITY_COLORS = {"critical": "red", "error": "red", "warning": "orange", "info": "blue"}
-STATUS_COLORS = {"firing": "red", "resolved": "green"}
+STATUS_COLORS = {"firing": "red", "resolved": "green", "open": "red"}  # "open": an incident
 ACTION_COLORS = {"auto_analyze": "violet", "manual": "gray", "ignore": "brown"}
 URGENCY_COLORS = {"LOW": "green", "MEDIUM": "amber", "HIGH": "orange", "CRITICAL": "red"}
 RISK_COLORS = {"low": "green", "medium": "amber", "high": "red"}
@@ -18,4 +18,6 @@ EVIDENCE_KIND_COLORS = {
     "tool_instant": "violet",
     "tool_alerts": "violet",
     "tool_history": "violet",
+    "diagnostic": "teal",  # a command a person approved (services/diagnostics)
+    "similar_incidents": "green",  # past incidents and their fixes (services/memory)
 }

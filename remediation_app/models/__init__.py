@@ -28,6 +28,8 @@ from remediation_app.models.alerts import (
 from remediation_app.models.app_secrets import AppSecret
 from remediation_app.models.audit import AuditEvent
 from remediation_app.models.base import SHORT, UTCDateTime, utcnow
+from remediation_app.models.diagnostics import OPEN_PROPOSALS, DiagnosticPolicy, DiagnosticProposal, ProposalStatus
+from remediation_app.models.evals import EvalResult, EvalResultStatus, EvalRun, EvalRunStatus
 from remediation_app.models.investigation import Datasource, Evidence
 from remediation_app.models.llm import (
     IN_FLIGHT,
@@ -38,12 +40,15 @@ from remediation_app.models.llm import (
     JobStatus,
     LLMProvider,
 )
+from remediation_app.models.memory import FixStatus, IncidentOutcome, Verdict
+from remediation_app.models.notify import DeliveryStatus, NotifyDelivery, NotifyRoute
 from remediation_app.models.oncall import AlertmanagerConn, Incident, Silence
 from remediation_app.models.terminal import SSHServer, TerminalRecordingChunk, TerminalSession, TerminalTicket
 from remediation_app.models.users import KnownClient, KnownClientKind, LoginAttempt, Role, User
 
 __all__ = [
     "IN_FLIGHT",
+    "OPEN_PROPOSALS",
     "SHORT",
     "Alert",
     "AlertNotification",
@@ -56,14 +61,26 @@ __all__ = [
     "ChatMessage",
     "Conversation",
     "Datasource",
+    "DeliveryStatus",
+    "DiagnosticPolicy",
+    "DiagnosticProposal",
+    "EvalResult",
+    "EvalResultStatus",
+    "EvalRun",
+    "EvalRunStatus",
     "Evidence",
+    "FixStatus",
     "Incident",
+    "IncidentOutcome",
     "JobStatus",
     "KnownClient",
     "KnownClientKind",
     "LLMProvider",
     "LoginAttempt",
     "Notification",
+    "NotifyDelivery",
+    "NotifyRoute",
+    "ProposalStatus",
     "Role",
     "Rule",
     "RuleAction",
@@ -75,5 +92,6 @@ __all__ = [
     "TerminalTicket",
     "UTCDateTime",
     "User",
+    "Verdict",
     "utcnow",
 ]

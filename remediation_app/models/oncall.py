@@ -80,9 +80,20 @@ class Incident(SQLModel, table=True):
     that fires again after all its alerts resolved opens a new incident."""
 
     __tablename__ = "incidents"
-    __table_args__ = (sa.Index("ix_incidents_status_last", "status", "last_notified_at"),)
+    __table_args__ = (
+        sa.Index("ix_incidents_status_last", "status", "last_notified_at"),
+        # At most one open incident per groupKey: two first notifications of a group at once open one.
+        sa.Index(
+            "uq_incidents_open_group_key",
+            "group_key",
+            unique=True,
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    # Alertmanager's groupKey, or "sha256:<hex>" of a longer one (an index entry has a size limit).
     group_key: str = Field(sa_column=Column(sa.Text(), nullable=False, index=True))
     receiver: str = Field(default="", max_length=SHORT)
     group_labels: dict[str, str] = json_field()

@@ -1,8 +1,10 @@
 """Prometheus metrics of the engine (no reflex import): definitions, recording functions, exposition.
 
 Label values are bounded: HTTP status codes, RuleAction values, job outcomes, queue statuses, token
-kinds and model names (cut to 100 characters, at most MAX_MODELS distinct per process, then
-"other"). Never a fingerprint, a label of an alert or any other free text from a payload.
+kinds, silence actions and kinds, notification outcomes, and model and Alertmanager connection names
+and notification target kinds (Apprise schemes) (cut to 100 characters, at most MAX_MODELS distinct of
+each per process, then "other"). Never a fingerprint,
+a label of an alert or any other free text from a payload.
 
 Several worker processes (granian, `GRANIAN_WORKERS=N`) each count what they serve, and a scrape
 reaches one of them, so the values live in files that every worker can read (prometheus_client's
@@ -56,6 +58,9 @@ JOB_OUTCOMES = ("succeeded", "failed", "retried", "cancelled")
 QUEUE_STATUSES = tuple(status.value for status in JobStatus)
 ACTIONS = tuple(action.value for action in RuleAction)
 TOKEN_KINDS = ("prompt", "completion")
+SILENCE_ACTIONS = ("created", "expired")
+SILENCE_KINDS = ("silence", "ack", "external")
+NOTIFY_OUTCOMES = ("sent", "failed", "retried", "throttled", "cancelled")
 OTHER = "other"
 MODEL_LABEL_MAX = 100
 MAX_MODELS = 20
@@ -76,6 +81,10 @@ class _Metrics:
     llm_cost: Counter
     terminal_sessions: Gauge
     budget_reached: Gauge
+    silences: Counter
+    am_syncs: Counter
+    storm_calls_saved: Counter
+    notify_deliveries: Counter
 
 
 def _build(registry: CollectorRegistry | None) -> _Metrics:
@@ -135,12 +144,40 @@ def _build(registry: CollectorRegistry | None) -> _Metrics:
             registry=registry,
             multiprocess_mode="livemostrecent",
         ),
+        silences=Counter(
+            "remediation_alertmanager_silences",
+            "Silences made or expired through the engine, by action (created, expired) and kind (silence, ack; "
+            "external: made outside the engine, expired here).",
+            ["action", "kind"],
+            registry=registry,
+        ),
+        am_syncs=Counter(
+            "remediation_alertmanager_syncs",
+            "Sync cycles with each Alertmanager connection (its name; at most 20, then other), by outcome (ok, error).",
+            ["alertmanager", "outcome"],
+            registry=registry,
+        ),
+        storm_calls_saved=Counter(
+            "remediation_storm_calls_saved",
+            "Analyses not run because storm control analysed the alerts' incident once, as a group.",
+            registry=registry,
+        ),
+        notify_deliveries=Counter(
+            "remediation_notify_deliveries",
+            "Notification attempts and decisions, by target kind (the Apprise scheme: json, mailto, slack...; at "
+            "most 20, then other) and outcome (sent, failed, retried, throttled, cancelled).",
+            ["target", "outcome"],
+            registry=registry,
+        ),
     )
     # Known label values start at 0, so rate() and absent-series alerts work from the first scrape.
     for action in ACTIONS:
         m.alerts_ingested.labels(action=action)
     for outcome in JOB_OUTCOMES:
         m.jobs.labels(outcome=outcome)
+    for silence_action in SILENCE_ACTIONS:
+        for kind in SILENCE_KINDS:
+            m.silences.labels(action=silence_action, kind=kind)
     # budget_reached starts at 0 without a set(): a set() here would date a 0 now, and in multiprocess
     # mode (most recent value wins) hide a 1 that another worker set earlier.
     return m
@@ -199,6 +236,8 @@ class _State:
         self.registry: CollectorRegistry | None = None  # what a scrape collects
         self.multiproc_dir: Path | None = None
         self.models: set[str] = set()
+        self.alertmanagers: set[str] = set()
+        self.notify_targets: set[str] = set()
 
 
 _state = _State()
@@ -289,6 +328,8 @@ def setup_multiprocess(data_dir: Path) -> Path | None:
         _state.metrics = None  # rebuilt on first use, backed by the files
         _state.registry = None
         _state.models.clear()
+        _state.alertmanagers.clear()
+        _state.notify_targets.clear()
     log.info("metrics: every worker's values in %s", path)
     return path
 
@@ -342,20 +383,31 @@ def record_ingest(by_action: Mapping[str, int], seconds: float) -> None:
     m.ingest_seconds.observe(max(seconds, 0.0))
 
 
+def record_storm_calls_saved(count: int) -> None:
+    """Storm control analysed a group once instead of `count` more analyses of its alerts."""
+    if count > 0:
+        _m().storm_calls_saved.inc(count)
+
+
 def record_job_outcome(outcome: str) -> None:
     """An analysis job attempt ended: succeeded, failed, retried or cancelled (anything else: "other")."""
     _m().jobs.labels(outcome=outcome if outcome in JOB_OUTCOMES else OTHER).inc()
 
 
-def _model_label(model: str) -> str:
-    label = (model or "unknown")[:MODEL_LABEL_MAX]
-    if label in _state.models:
+def _bounded_label(value: str, seen: set[str]) -> str:
+    """`value` as a label value, cut to MODEL_LABEL_MAX; past MAX_MODELS distinct ones, "other"."""
+    label = (value or "unknown")[:MODEL_LABEL_MAX]
+    if label in seen:
         return label
     with _state.lock:
-        if len(_state.models) >= MAX_MODELS:
+        if len(seen) >= MAX_MODELS:
             return OTHER
-        _state.models.add(label)
+        seen.add(label)
     return label
+
+
+def _model_label(model: str) -> str:
+    return _bounded_label(model, _state.models)
 
 
 def record_llm_call(
@@ -374,6 +426,24 @@ def record_llm_call(
             m.llm_tokens.labels(model=label, kind=kind).inc(tokens)
     if cost_usd is not None and cost_usd > 0:
         m.llm_cost.labels(model=label).inc(cost_usd)
+
+
+def record_silence(action: str, kind: str) -> None:
+    """A silence created or expired through the engine (kind silence, ack or external)."""
+    known = action in SILENCE_ACTIONS and kind in SILENCE_KINDS
+    _m().silences.labels(action=action if known else OTHER, kind=kind if known else OTHER).inc()
+
+
+def record_alertmanager_sync(alertmanager: str, ok: bool) -> None:
+    """One sync cycle with an Alertmanager connection (by its name), done or failed."""
+    label = _bounded_label(alertmanager, _state.alertmanagers)
+    _m().am_syncs.labels(alertmanager=label, outcome="ok" if ok else "error").inc()
+
+
+def record_notify_delivery(target_kind: str, outcome: str) -> None:
+    """A notification sent, failed for good, retried later, throttled or cancelled, by its target's kind."""
+    label = _bounded_label(target_kind, _state.notify_targets)
+    _m().notify_deliveries.labels(target=label, outcome=outcome if outcome in NOTIFY_OUTCOMES else OTHER).inc()
 
 
 def terminal_session_opened() -> None:

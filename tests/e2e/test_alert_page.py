@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -46,21 +49,20 @@ def assert_not_executed(page: Page) -> None:
 def test_hostile_alert_text_is_shown_as_text(app, new_tab):
     name = unique("Hostile")
     page = new_tab().open_dashboard(app)
-    post_alerts(
-        app,
-        notification(
-            am_alert(
-                name,
-                severity="critical",
-                labels={"team": IMG},
-                annotations={
-                    "summary": f"disk full {SCRIPT}",
-                    "description": f"{IMG}{SVG}",
-                    "runbook_url": JS_URL,
-                },
-            )
-        ),
+    alert = am_alert(
+        name,
+        severity="critical",
+        labels={"team": IMG, "instance": '"}' + IMG},
+        annotations={
+            "summary": f"disk full {SCRIPT}",
+            "description": f"{IMG}{SVG}",
+            "runbook_url": JS_URL,
+        },
     )
+    alert["generatorURL"] = "javascript:window.__pwned=6"
+    payload = notification(alert)
+    payload["externalURL"] = "javascript:window.__pwned=7//"
+    post_alerts(app, payload)
     expect_pushed([page], name, since=time.monotonic())
     # The dashboard shows the summary as text too.
     expect(alert_row(page, name).locator(".summary")).to_have_text(f"disk full {SCRIPT}")
@@ -79,8 +81,10 @@ def test_hostile_alert_text_is_shown_as_text(app, new_tab):
     # Markup in alert text never became elements.
     for selector in ("script", "img", "svg[onload]"):
         assert page.locator(f"#annotations {selector}, #labels {selector}, #alert-summary {selector}").count() == 0
-    # A javascript: runbook is not a link (the text is still listed under annotations).
-    expect(page.locator("#runbook-link")).to_have_count(0)
+    # A javascript: runbook, source or Alertmanager is not a link (the runbook text is still listed
+    # under annotations).
+    for link in ("#runbook-link", "#generator-link", "#alertmanager-link"):
+        expect(page.locator(link)).to_have_count(0)
     assert_not_executed(page)
 
 
@@ -156,9 +160,10 @@ LONG_ANNOTATION = 256 * 1024
 RENDER_BOUND_MS = 30_000
 
 
-def alert_id_of(app, alertname: str) -> int:
-    found = httpx.get(f"{app.url}/api/alerts", params={"q": alertname}, headers=app.bearer(), timeout=30)
-    return int(found.json()["items"][0]["id"])
+def alert_id_of(app, alertname: str, status: str = "") -> int:
+    params = {"q": alertname, **({"status": status} if status else {})}
+    found = httpx.get(f"{app.url}/api/alerts", params=params, headers=app.bearer(), timeout=30)
+    return int(next(item["id"] for item in found.json()["items"] if item["alertname"] == alertname))
 
 
 def test_a_huge_alert_reaches_the_browser_in_bounded_pages(app, new_tab):
@@ -174,6 +179,7 @@ def test_a_huge_alert_reaches_the_browser_in_bounded_pages(app, new_tab):
         expect(alert_row(page, name)).to_be_visible()
 
     # 100,004 labels (with alertname, instance, job, severity): 50 a page, sorted by name.
+    search(page, many)  # the search shows one of them at a time
     alert_row(page, many).get_by_role("link", name=many, exact=True).click()
     expect(page.locator("#labels tr")).to_have_count(50, timeout=RENDER_BOUND_MS)
     total = MANY_LABELS + 4
@@ -208,3 +214,102 @@ def test_a_huge_alert_reaches_the_browser_in_bounded_pages(app, new_tab):
     assert any("l000047" in frame for frame in tab.frames), "the label pages' frames were not recorded"
     largest = max(len(frame.encode()) for frame in tab.frames)
     assert largest < FRAME_LIMIT, f"a websocket frame of {largest:,} bytes"
+
+
+# Issue 15: the alert page as an on-call page.
+WIDE = {"width": 1600, "height": 1000}
+PHONE = {"width": 390, "height": 844}
+AM_URL = "https://am.example:9093/"
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def box(page: Page, selector: str) -> dict[str, float]:
+    found = page.locator(selector).bounding_box()
+    assert found is not None, f"{selector} is not rendered"
+    return found
+
+
+def no_horizontal_scroll(page: Page) -> None:
+    overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+
+
+def test_the_alert_page_on_a_wide_screen_and_on_a_phone(app, new_tab):
+    """Two columns at 1600 px (terminal and chat to the right, in view while the left scrolls), one
+    at 390 px without sideways scrolling; the title names the alert; related alerts and the alert's
+    own history are listed and linked; Alertmanager and the source graph are linked, in a new tab."""
+    name, neighbour = unique("Wide"), unique("Neighbour")
+    # A place of their own: the session's other alerts share job "node".
+    instance, job, fingerprint = f"{name.lower()}:9100", name.lower(), uuid.uuid4().hex[:16]
+    now = datetime.now(UTC).replace(microsecond=0)
+    earlier = am_alert(
+        name,
+        status="resolved",
+        instance=instance,
+        job=job,
+        fingerprint=fingerprint,
+        starts_at=iso(now - timedelta(hours=2)),
+        ends_at=iso(now - timedelta(hours=2) + timedelta(minutes=12)),
+    )
+    current = am_alert(
+        name, severity="critical", instance=instance, job=job, fingerprint=fingerprint, starts_at=iso(now)
+    )
+    payload = notification(earlier, current, am_alert(neighbour, instance=instance, job=job))
+    payload["externalURL"] = AM_URL
+    post_alerts(app, payload)
+    alert_id, neighbour_id = alert_id_of(app, name, status="firing"), alert_id_of(app, neighbour)
+    earlier_id = alert_id_of(app, name, status="resolved")
+
+    tab = new_tab()
+    page = tab.open_dashboard(app)
+    page.set_viewport_size(WIDE)
+    page.goto(f"{app.url}/alerts/{alert_id}")
+    expect(page.locator("#alert-name")).to_have_text(name, timeout=LOAD_TIMEOUT_MS)
+    expect(page).to_have_title(f"{name} · Remediation Engine")
+
+    # Related: the neighbour firing on the same instance; history: the earlier firing, 12 minutes.
+    related = page.locator("#related-alerts .related-link")
+    expect(related).to_have_text([neighbour])
+    expect(related).to_have_attribute("href", f"/alerts/{neighbour_id}")
+    expect(page.locator("#history .history-row")).to_have_count(1)
+    expect(page.locator("#history .history-row")).to_have_attribute("data-id", str(earlier_id))
+    expect(page.locator("#history .history-row td").nth(1)).to_have_text("12m")
+    expect(page.locator("#history-summary")).to_have_text(
+        "1 other firing of this alert on this instance; each lasted: median 12m, longest 12m."
+    )
+
+    # Links to the other tools, each in a new tab without a way back into this one.
+    filter_ = quote(f'{{alertname="{name}",instance="{instance}"}}', safe="")
+    expected = {
+        "#alertmanager-link": f"{AM_URL.rstrip('/')}/#/alerts?filter={filter_}",
+        "#generator-link": "http://prometheus.example:9090/graph?g0.expr=up",
+    }
+    for selector, href in expected.items():
+        link = page.locator(selector)
+        expect(link).to_have_attribute("href", href)
+        expect(link).to_have_attribute("target", "_blank")
+        expect(link).to_have_attribute("rel", "noopener noreferrer")
+
+    # Wide: the terminal and the chat to the right of the analysis, and still in view at the bottom.
+    analysis, chat, terminal = box(page, "#analysis-section"), box(page, "#chat-section"), box(page, "#alert-terminal")
+    assert chat["x"] >= analysis["x"] + analysis["width"] and terminal["x"] >= analysis["x"] + analysis["width"]
+    assert terminal["y"] < chat["y"] < WIDE["height"]
+    page.locator("#timeline").scroll_into_view_if_needed()
+    assert page.evaluate("window.scrollY") > 0, "the left column is not taller than the window"
+    terminal = box(page, "#alert-terminal")
+    assert 0 <= terminal["y"] < WIDE["height"], "the terminal scrolled out of view"
+    no_horizontal_scroll(page)
+
+    # A phone: one column (chat below the analysis, as wide as it), nothing off-screen.
+    page.set_viewport_size(PHONE)
+    page.evaluate("window.scrollTo(0, 0)")
+    analysis, chat = box(page, "#analysis-section"), box(page, "#chat-section")
+    assert chat["y"] >= analysis["y"] + analysis["height"]
+    assert abs(chat["x"] - analysis["x"]) < 2 and abs(chat["width"] - analysis["width"]) < 2
+    assert analysis["x"] >= 0 and analysis["x"] + analysis["width"] <= PHONE["width"]
+    expect(page.locator("#silence-button")).to_be_in_viewport()
+    no_horizontal_scroll(page)
+    assert_not_executed(page)

@@ -11,6 +11,7 @@ One app per module whose environment provider is the loopback fake: it answers a
 from __future__ import annotations
 
 import json
+import platform
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from tests.e2e.conftest import post_alerts, unique
 from tests.e2e.test_terminal import SCREEN_JS, TERMINAL_TIMEOUT_MS, screen, wait_for_line
 from tests.support.app_server import AppServer, started_app
 from tests.support.browser import LOAD_TIMEOUT_MS, Tab
-from tests.support.fake_llm import GOOD_ANALYSIS, FakeLLM, RecordedRequest, Step, reply, stream
+from tests.support.fake_llm import GOOD_ANALYSIS, FakeLLM, RecordedRequest, Step, reply, stream, tool_call, tool_calls
 from tests.support.payloads import am_alert, notification
 from tests.support.sshd import Sshd, sshd_available
 
@@ -206,7 +207,7 @@ def test_send_to_terminal_and_attach_output(term_app, fake, sshd, new_tab):
     expect(action.locator(".action-command")).to_contain_text(ANALYSIS_COMMAND, timeout=LOAD_TIMEOUT_MS)
     send_analysis = action.locator(".send-to-terminal")
     expect(send_analysis).to_be_disabled()
-    expect(send_analysis).to_have_attribute("title", "Open a terminal first (Terminal section below)")
+    expect(send_analysis).to_have_attribute("title", "Open a terminal first (the Terminal section of this page)")
     expect(page.locator("#chat-attach-terminal")).to_be_disabled()
     expect(page.locator("#alert-terminal")).not_to_have_attribute("open", "")
     expect(page.locator("#terminal-server")).to_have_value(str(server_id))
@@ -342,3 +343,62 @@ def test_several_lines_never_run_without_enter_even_in_a_plain_sh(term_app, fake
             assert line in inputs, (line, inputs)  # typed as one input, without a line break
         assert not [data for data in inputs if "\r" in data and data != "\r"], inputs  # Enter: the user's only
         assert not [data for data in inputs if any(c in data for c in "\n\x03\x04\x1b\x9b\x00")], inputs
+
+
+def test_a_proposed_command_appears_live_and_runs_after_one_click(term_app, fake, sshd, new_tab):
+    """Issue 16: the model proposes a read-only command through its tool; the proposal shows live on
+    the alert page (and on the dashboard's count), a user allowed on the server approves it with one
+    click, and its output shows once it ran over SSH."""
+    server_name, username, alertname = unique("e2e-diag-ssh-"), unique("e2e-diag-"), unique("DiagKernel")
+    add_server(term_app, sshd, server_name)
+    # A warning: kept for a human (manual), so nothing is analysed before the page is open.
+    post_alerts(term_app, notification(am_alert(alertname, severity="warning", instance=f"{sshd.host}:9100")))
+    alert_id = api(term_app, "GET", "/api/alerts", params={"q": alertname}).json()["items"][0]["id"]
+    term_app.add_user(username, PASSWORD, "user")
+    tab: Tab = new_tab()
+    tab.log_in_as(term_app, username, PASSWORD)
+    page = tab.page
+    page.goto(f"{term_app.url}/alerts/{alert_id}")
+    expect(page.locator("#no-proposals")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+
+    proposed: list[str] = []
+
+    def propose_once(request: RecordedRequest) -> Step:
+        if not proposed and "propose_command" in request.tool_names and alertname in json.dumps(request.json):
+            proposed.append(request.path)
+            call = {"server": server_name, "command": "uname  -r", "reason": "Which kernel runs <b>here</b>?"}
+            return tool_calls([tool_call("propose_command", call)])
+        return answer_for(request)
+
+    fake.default = propose_once
+    try:
+        assert api(term_app, "POST", f"/api/alerts/{alert_id}/analyze").status_code == 202
+        card = page.locator("#proposals .proposal")
+        expect(card).to_have_attribute("data-status", "pending", timeout=ANSWER_TIMEOUT_MS)  # live, no reload
+        expect(card.locator(".proposal-command")).to_have_text("uname -r")  # what runs, quoted again
+        expect(card.locator(".proposal-reason")).to_have_text("Which kernel runs <b>here</b>?")  # text, not HTML
+        expect(card.locator(".proposal-verdict")).to_contain_text("allowed by group 'read-only' (uname)")
+        expect(card.locator(".proposal-server")).to_have_text(server_name)
+
+        board = new_tab()
+        board.log_in_as(term_app, username, PASSWORD)
+        board.page.goto(term_app.url)
+        expect(board.page.locator("#proposals-waiting")).to_have_text(
+            "1 command waits for approval", timeout=LOAD_TIMEOUT_MS
+        )
+
+        card.locator(".approve-proposal").click()
+        expect(card).to_have_attribute("data-status", "done", timeout=ANSWER_TIMEOUT_MS)
+        expect(card.locator(".proposal-output")).to_have_text(platform.release())
+        expect(card.locator(".proposal-exit")).to_have_text("exit 0")
+        expect(card.locator(".proposal-decided")).to_contain_text(f"Approved by {username}")
+        expect(card.locator(".approve-proposal")).to_have_count(0)
+        expect(board.page.locator("#proposals-waiting")).to_have_count(0, timeout=LOAD_TIMEOUT_MS)
+        # The model's follow-up (an analysis requested as the approver) ran with the output as evidence.
+        latest = page.locator("#analysis-latest .analysis-requested-by")
+        expect(latest).to_have_text(f"user:{username}", timeout=ANSWER_TIMEOUT_MS)
+    finally:
+        fake.default = answer_for
+    assert len(proposed) == 1
+    runs = term_app.db_rows("SELECT status, decided_by FROM diagnostic_proposals WHERE alert_id = :a", a=alert_id)
+    assert runs == [{"status": "done", "decided_by": username}]

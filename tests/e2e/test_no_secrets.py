@@ -4,8 +4,9 @@ page, and the bodies of the API calls that role makes, are searched for recognis
 Secrets: every user's password hash (and its digest alone), the admin's and the user's passwords
 (one of them set through the users page's reset dialog), the webhook token stored through the
 settings page and the one from the environment, an LLM provider's API key, a datasource's bearer
-token and another's basic-auth password, SSH servers' private key, key passphrase and password
-(stored through the API; both roles may open those servers), the
+token and another's basic-auth password, a notification route's Apprise URL (its password and a
+header token), SSH servers' private key, key passphrase and password (stored through the API; both
+roles may open those servers), the
 server's SECRET_KEY and ENCRYPTION_KEY (from its DATA_DIR), and the session JWTs: neither role may
 see the other's, nor its own (it lives in an HttpOnly cookie).
 """
@@ -52,8 +53,10 @@ def visit_every_page(app, tab: Tab, role: str, alert_id: int) -> list[str]:
         ("/admin/settings", "#webhook-token-status"),
         ("/admin/providers", "#provider-form"),
         ("/admin/datasources", "#datasources-loaded"),
+        ("/admin/notifications", "#routes-loaded"),
         ("/admin/servers", "#servers-loaded"),
         ("/admin/sessions", "h1, h2"),
+        ("/admin/diagnostics", "#policy-yaml"),
     ]:
         go(path)
         if role == "admin":
@@ -78,6 +81,8 @@ def api_bodies(app, tab: Tab, alert_id: int) -> list[str]:
         "/api/auth/me",
         "/api/providers",
         "/api/datasources",
+        "/api/notify/routes",
+        "/api/notify/deliveries",
         "/api/ssh-servers",
         "/api/terminal/sessions",
     ):
@@ -103,6 +108,7 @@ def test_no_secret_reaches_the_browser(app, new_tab):
     passphrase = unique("e2e-secret-passphrase-")
     private_key = ssh_key.export_private_key(passphrase=passphrase).decode()
     ssh_password = unique("e2e-secret-ssh-password-")
+    notify_password, notify_token = unique("e2e-secret-notify-password-"), unique("e2e-secret-notify-token-")
     for path, body in [
         # Disabled: other tests share this app, and its worker must not start calling this provider.
         (
@@ -128,6 +134,16 @@ def test_no_secret_reaches_the_browser(app, new_tab):
                 "auth": "basic",
                 "username": "reader",
                 "secret": datasource_password,
+                "enabled": False,
+            },
+        ),
+        (
+            "/api/notify/routes",
+            # Disabled, to a host that does not exist: nothing is ever sent to it.
+            {
+                "name": unique("secrets-notify"),
+                "url": f"json://bot:{notify_password}@hooks.invalid/x?+X-Token={notify_token}",
+                "events": ["alert"],
                 "enabled": False,
             },
         ),
@@ -200,6 +216,8 @@ def test_no_secret_reaches_the_browser(app, new_tab):
         "datasource basic-auth password": datasource_password,
         "SSH key passphrase": passphrase,
         "SSH password": ssh_password,
+        "notification route password": notify_password,
+        "notification route header token": notify_token,
         "admin API JWT": app.bearer()["Authorization"].split(" ", 1)[1],
         "admin JWT": admin.session_cookie(),
         "user JWT": user.session_cookie(),

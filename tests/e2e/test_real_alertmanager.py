@@ -1,4 +1,5 @@
-"""The real chain: Debian's prometheus -> prometheus-alertmanager -> the app's webhook.
+"""The real chain: Debian's prometheus -> prometheus-alertmanager -> the app's webhook, and back:
+the app (ALERTMANAGER_URL set, syncing every second) silences and acks in that Alertmanager.
 
 Prometheus evaluates always-firing rules every second and sends to an Alertmanager whose two
 receivers post every alert to the running app: one with the right bearer token, one with a
@@ -14,14 +15,19 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import require_tool
-from tests.support.app_server import AppServer
+from tests.e2e.test_admin_pages import admin_tab
+from tests.support.app_server import AppServer, free_port
+from tests.support.browser import LOAD_TIMEOUT_MS
 from tests.support.databases import sqlite_url
+from tests.support.prom_faults import refused_url
 from tests.support.prometheus import (
     Alertmanager,
     ManagedProcess,
@@ -115,11 +121,16 @@ def am_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("am-e2e")
     with contextlib.ExitStack() as cleanup:
         cleanup.enter_context(_sigterm_unwinds())
+        am_port = free_port()
         app = AppServer(
             database_url=sqlite_url(tmp),
             data_dir=tmp / "data",
             name="am",
-            env={"WEBHOOK_TOKEN": TOKEN},
+            env={
+                "WEBHOOK_TOKEN": TOKEN,
+                "ALERTMANAGER_URL": f"http://127.0.0.1:{am_port}",
+                "ALERTMANAGER_SYNC_SECONDS": "1",
+            },
             log_dir=tmp,
             work_dir=tmp / "reflex",  # a private build: no clash with a concurrent run
         )
@@ -132,6 +143,7 @@ def am_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             alertmanager_config(
                 [webhook_receiver("app", webhook, TOKEN), webhook_receiver("wrong-token", webhook, "not-the-token")]
             ),
+            port=am_port,
         )
         cleanup.callback(alertmanager.stop)
         alertmanager.start()
@@ -225,3 +237,200 @@ def test_resolved_when_rule_stops_firing(am_stack: Stack) -> None:
     # The other rules are untouched.
     still = am_stack.find_alert("DiskWillFillSoon", "auto_analyze")
     assert still is not None and still["status"] == "firing"
+
+
+# ---- Alertmanager both ways: silences, acks, the sync loop, the admin page
+
+
+def drill_rule(*instances: str) -> dict[str, Any]:
+    """SilenceDrill firing once per instance, all in one Alertmanager group (grouped by alertname)."""
+    series = [f'label_replace(vector(1), "instance", "{name}", "", "")' for name in instances]
+    expr = " or ".join(series) or "vector(1) == 0"
+    return always_firing_rule("SilenceDrill", {"severity": "warning"}, "Drill", expr=expr)
+
+
+def drill_alert(stack: Stack, instance: str) -> dict[str, Any] | None:
+    """SilenceDrill on `instance` as the app shows it, once it has it (firing or not)."""
+    items = stack.http.get("/api/alerts", params={"q": "SilenceDrill", "limit": 100}).json()["items"]
+    found = next((item for item in items if item["instance"] == instance), None)
+    return None if found is None else dict(stack.http.get(f"/api/alerts/{found['id']}").json())
+
+
+def am_silence(stack: Stack, silence_id: str) -> dict[str, Any]:
+    return dict(httpx.get(f"{stack.alertmanager.url}/api/v2/silence/{silence_id}", timeout=5).json())
+
+
+def test_a_silence_stops_the_notifications_and_an_ack_ends_when_the_alert_resolves(am_stack: Stack) -> None:
+    stack, http = am_stack, am_stack.http
+    base_rules = [CRITICAL, WATCHDOG, {**TRANSIENT, "expr": "vector(1) == 0"}]
+    stack.prometheus.reload([*base_rules, drill_rule("drill-a")])
+    first = stack.wait_for("SilenceDrill on drill-a", lambda: drill_alert(stack, "drill-a"))
+    assert first["external_url"] == stack.alertmanager.url
+
+    silenced = http.post(f"/api/alerts/{first['id']}/silence", json={"duration_minutes": 60, "comment": "drill"})
+    assert silenced.status_code == 201, silenced.text
+    silence_id = silenced.json()["silence_id"]
+    there = am_silence(stack, silence_id)
+    assert there["createdBy"] == "admin" and there["status"]["state"] == "active"
+    assert {m["name"]: m["value"] for m in there["matchers"]} == first["labels"]
+
+    def silenced_here() -> dict[str, Any] | None:
+        alert = drill_alert(stack, "drill-a")
+        return alert if alert is not None and alert["am_state"] == "suppressed" else None
+
+    synced = stack.wait_for("the sync to mark drill-a silenced", silenced_here)
+    assert synced["am_silenced_by"] == [silence_id]
+    notified_before = synced["times_notified"]
+
+    # drill-b joins the group: Alertmanager notifies the group again, without the silenced drill-a.
+    stack.prometheus.reload([*base_rules, drill_rule("drill-a", "drill-b")])
+    second = stack.wait_for("SilenceDrill on drill-b", lambda: drill_alert(stack, "drill-b"))
+    assert second["timeline"][0]["group_key"] == first["timeline"][0]["group_key"]
+    assert drill_alert(stack, "drill-a")["times_notified"] == notified_before  # type: ignore[index]
+
+    # Ack drill-b; both stop firing. Alertmanager sends nothing for what a silence mutes, so the
+    # engine notices drill-b resolved by itself (the sync loop) and expires the ack's silence.
+    acked = http.post(f"/api/alerts/{second['id']}/ack")
+    assert acked.status_code == 201, acked.text
+    ack_id = acked.json()["silence_id"]
+    assert drill_alert(stack, "drill-b")["acked_by"] == "admin"  # type: ignore[index]
+    stack.prometheus.reload([*base_rules, drill_rule()])
+    stack.wait_for("the ack's silence expired", lambda: am_silence(stack, ack_id)["status"]["state"] == "expired")
+    assert am_silence(stack, silence_id)["status"]["state"] == "active"  # a plain silence stays until it ends
+    assert http.delete(f"/api/silences/{silence_id}").json()["state"] == "expired"
+    assert am_silence(stack, silence_id)["status"]["state"] == "expired"
+
+
+def test_the_alertmanagers_page_tests_connections(am_stack: Stack, new_tab) -> None:
+    token = "e2e-alertmanager-bearer-token-not-shown"
+    tab = admin_tab(am_stack.app, new_tab, "/admin/alertmanagers", record_frames=True)
+    page = tab.page
+    expect(page.locator("#alertmanagers-loaded")).to_be_attached(timeout=LOAD_TIMEOUT_MS)
+    env = page.locator("#alertmanager-row-environment")
+    expect(env.locator(".alertmanager-source")).to_have_text("environment")
+    env.locator(".test-alertmanager").click()
+    expect(env.locator(".test-ok")).to_have_text("Connected: Alertmanager 0.25.0, cluster disabled", timeout=15_000)
+
+    with refused_url() as closed:
+        page.fill("#alertmanager-name", "closed-am")
+        page.fill("#alertmanager-url", closed)
+        page.fill("#alertmanager-external-url", "https://alerts.example/")
+        page.select_option("#alertmanager-auth", "bearer")
+        page.fill("#alertmanager-secret", token)
+        page.click("#alertmanager-save")
+        expect(page.locator("#alertmanagers-notice")).to_have_text("Saved alertmanager closed-am.")
+        row = page.locator("#alertmanager-row-closed-am")
+        expect(row.locator(".alertmanager-external-url")).to_have_text("https://alerts.example/")
+        expect(row.locator(".alertmanager-secret")).to_have_text("yes")
+        row.locator(".test-alertmanager").click()
+        expect(row.locator(".test-failed")).to_have_text(
+            f"Alertmanager 'closed-am' at {closed}: connection refused (is it running, is the port right?)",
+            timeout=15_000,
+        )
+    row.locator(".delete-alertmanager").click()
+    page.locator(".confirm-delete").click()
+    expect(page.locator("#alertmanagers-notice")).to_have_text("Alertmanager deleted.")
+    expect(row).to_have_count(0)
+    assert tab.frames and token not in "\n".join([*tab.frames, page.content()])
+
+
+# The alert page's Silence dialog, Expire and Ack, as an on-call user (role "user") uses them
+# (pages/alerts/silence*.py). Last in this module: it stops Alertmanager (and starts it again).
+PAGE_USER, PAGE_PASSWORD = "oncall", "e2e-oncall-password-1"
+PAGE_LABELS = {"alertname": "VolumeAlmostFull", "instance": "db-7:9100", "job": "node", "team": "storage"}
+PAGE_COMMENT = "Disk being replaced (e2e)"
+SYNC_TIMEOUT_MS = 20_000  # the sync (every second here) and Alertmanager's own evaluation, on a loaded machine
+
+
+def _page_alert(stack: Stack) -> int:
+    """Post the alert to Alertmanager, which notifies the app; its id there."""
+    alert = {
+        "labels": {**PAGE_LABELS, "severity": "warning"},
+        "annotations": {"summary": "Volume /data on db-7 is 97% full"},
+        "startsAt": datetime.now(UTC).isoformat(),
+    }
+    httpx.post(f"{stack.alertmanager.url}/api/v2/alerts", json=[alert], timeout=5).raise_for_status()
+    found = stack.wait_for("VolumeAlmostFull in the app", lambda: stack.find_alert("VolumeAlmostFull", "manual"))
+    return int(found["id"])
+
+
+def _active_silences(stack: Stack) -> list[dict[str, Any]]:
+    found = httpx.get(f"{stack.alertmanager.url}/api/v2/silences", timeout=5).json()
+    return [s for s in found if s["status"]["state"] == "active" and s["createdBy"] == PAGE_USER]
+
+
+def test_the_alert_page_silences_expires_and_acks(am_stack: Stack, new_tab) -> None:
+    stack = am_stack
+    alert_id = _page_alert(stack)
+    stack.app.add_user(PAGE_USER, PAGE_PASSWORD, role="user")
+    tab = new_tab()
+    tab.log_in_as(stack.app, PAGE_USER, PAGE_PASSWORD)
+    page = tab.page
+    page.goto(f"{stack.app.url}/alerts/{alert_id}")
+    expect(page.locator("#alert-name")).to_have_text("VolumeAlmostFull", timeout=LOAD_TIMEOUT_MS)
+    expect(page.locator("#alertmanager-link")).to_have_attribute(
+        "href", re.compile("^" + re.escape(stack.alertmanager.url) + "/#/alerts[?]filter=%7Balertname")
+    )
+    expect(page.locator("#alert-am-state")).to_have_text("active", timeout=SYNC_TIMEOUT_MS)
+
+    # Silence it from the dialog: the labels prefilled, severity removed, for an hour.
+    page.click("#silence-button")
+    rows = page.locator("#silence-dialog .matcher-row")
+    names = [rows.nth(i).locator("input").first.input_value() for i in range(rows.count())]
+    assert names == ["alertname", "instance", "job", "severity", "team"], names
+    rows.nth(names.index("severity")).locator(".matcher-remove").click()
+    expect(rows).to_have_count(len(names) - 1)
+    page.locator(".duration-preset[data-minutes='60']").click()
+    page.click("#silence-create")
+    expect(page.locator("#silence-dialog-error")).to_contain_text("comment")  # refused before asking
+    assert _active_silences(stack) == []
+    page.fill("#silence-comment", PAGE_COMMENT)
+    page.click("#silence-create")
+    expect(page.locator("#silence-dialog")).to_have_count(0)
+    expect(page.locator("#silence-notice")).to_contain_text("Silenced until")
+
+    made = _active_silences(stack)
+    assert [s["comment"] for s in made] == [PAGE_COMMENT]
+    assert {(m["name"], m["value"], m["isEqual"], m["isRegex"]) for m in made[0]["matchers"]} == {
+        (k, v, True, False) for k, v in PAGE_LABELS.items()
+    }
+    ends = datetime.fromisoformat(made[0]["endsAt"].replace("Z", "+00:00"))
+    assert 55 * 60 < (ends - datetime.now(UTC)).total_seconds() <= 60 * 60
+    silence_id = made[0]["id"]
+    row = page.locator(f".silence-row[data-id='{silence_id}']")
+    expect(row.locator(".silence-comment")).to_have_text(PAGE_COMMENT)
+    expect(row.locator(".silence-author")).to_have_text(f"by {PAGE_USER}")
+    expect(row.locator(".silence-matchers")).not_to_contain_text("severity")
+    # The sync: Alertmanager suppresses the alert now, by that silence.
+    expect(page.locator("#alert-am-state")).to_have_text("suppressed", timeout=SYNC_TIMEOUT_MS)
+    expect(page.locator("#silenced-by")).to_contain_text(silence_id)
+
+    # Expire it, after the confirmation.
+    row.locator(".expire").click()
+    page.locator(".confirm-expire").click()
+    expect(page.locator("#silence-notice")).to_have_text(f"Silence {silence_id} expired.")
+    expect(row).to_have_count(0)
+    assert _active_silences(stack) == []
+    expect(page.locator("#alert-am-state")).to_have_text("active", timeout=SYNC_TIMEOUT_MS)
+
+    # Ack: who, on the page; a silence in Alertmanager, listed as an ack; no second Ack button.
+    page.click("#ack-button")
+    expect(page.locator("#acked-by")).to_contain_text(f"Acknowledged by {PAGE_USER}")
+    expect(page.locator("#ack-button")).to_have_count(0)
+    acks = _active_silences(stack)
+    assert [s["comment"] for s in acks] == [f"Acknowledged by {PAGE_USER} in Remediation Engine"]
+    expect(page.locator(f".silence-row[data-id='{acks[0]['id']}'] .kind")).to_have_text("ack")
+    rows_before = stack.app.db_rows("SELECT count(*) AS n FROM silences")[0]["n"]
+
+    # Alertmanager gone: the dialog says so, and nothing is recorded.
+    stack.alertmanager.stop()
+    try:
+        page.click("#silence-button")
+        page.fill("#silence-comment", PAGE_COMMENT)
+        page.click("#silence-create")
+        error = page.locator("#silence-dialog-error")
+        expect(error).to_contain_text(re.compile("unreachable|refused", re.IGNORECASE), timeout=SYNC_TIMEOUT_MS)
+        expect(page.locator("#silence-dialog")).to_be_visible()
+        assert stack.app.db_rows("SELECT count(*) AS n FROM silences")[0]["n"] == rows_before
+    finally:
+        stack.alertmanager.start()

@@ -8,6 +8,9 @@
 
 Before, every start rebuilt the bundle under new names and deleted the old ones: the open tab's
 first click asked for a chunk that no longer existed (404).
+
+While the server is down, the open board says "disconnected" within seconds and greys its data as
+stale; it is "live" again once the page has reconnected (issue 15).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from tests.support.browser import LOAD_TIMEOUT_MS, Tab
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
+# "Within a few seconds" of the server going away (connection.jsx: at once when the socket closes).
+DISCONNECTED_WITHIN_MS = 5_000
 # The bundle's files the page has loaded so far.
 LOADED_SCRIPTS = "performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/assets/'))"
 
@@ -70,7 +75,13 @@ def test_restart_builds_nothing_and_an_open_page_still_navigates(
     tab, failed = open_page_watching_failures(app, new_tab)
 
     app.stop()
+    badge, board = tab.page.locator("#live-flag"), tab.page.locator("#board")
+    expect(badge).to_have_text("disconnected", timeout=DISCONNECTED_WITHIN_MS)
+    expect(board).to_have_attribute("data-stale", "true")
+    expect(board.locator(".stale-notice")).to_be_visible()
     app.start()  # same port, same web directory, nothing changed
+    expect(badge).to_have_text("live", timeout=LOAD_TIMEOUT_MS)
+    expect(board).to_have_attribute("data-stale", "false")
 
     assert app.build_marker() == marker  # the build's own marker: not rewritten, so no build ran
     assert "serving the build" in app.log_text() and "building the frontend" not in app.log_text()

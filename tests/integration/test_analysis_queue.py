@@ -206,6 +206,32 @@ async def test_an_alert_that_resolves_before_its_turn_is_cancelled(post_webhook,
     assert job.status == "cancelled" and "resolved" in job.last_error and fake.chat_requests == []
 
 
+async def test_an_alert_alertmanager_reports_suppressed_is_not_analysed_automatically(
+    post_webhook, client, llm_env, fake
+):
+    """The sync loop's am_state (services/alertmanager/sync.py) decides, unless ANALYZE_SUPPRESSED."""
+    muted = await critical(post_webhook, "Muted")
+    await critical(post_webhook, "Inhibited")
+    async with async_session() as session:
+        await session.exec(sa.text("UPDATE alerts SET am_state = 'suppressed'"))  # type: ignore[call-overload]
+        await session.commit()
+    async with running(AnalysisWorker()):
+        jobs = await wait_jobs(all_done)
+    assert {job.status for job in jobs} == {"cancelled"} and fake.chat_requests == []
+    shown = (await client.get(f"/api/alerts/{muted}")).json()["analysis_job"]["last_error"]
+    assert shown.startswith("Alertmanager reports the alert silenced or inhibited") and "Analyze" in shown
+    # Asked for by a user, or with ANALYZE_SUPPRESSED=true, it runs.
+    assert (await client.post(f"/api/alerts/{muted}/analyze")).status_code == 202
+    llm_env(ANALYZE_SUPPRESSED="true")
+    await critical(post_webhook, "InhibitedAgain", fingerprint="feedfacefeedface")
+    async with async_session() as session:
+        await session.exec(sa.text("UPDATE alerts SET am_state = 'suppressed'"))  # type: ignore[call-overload]
+        await session.commit()
+    async with running(AnalysisWorker()):
+        done = await wait_jobs(lambda rows: len(rows) == 4 and all_done(rows))
+    assert sorted(job.status for job in done) == ["cancelled", "cancelled", "succeeded", "succeeded"]
+
+
 async def test_without_a_provider_alerts_flow_and_jobs_wait(post_webhook, client, app_env):
     app_env(ANALYSIS_POLL_SECONDS="0.05")
     alert_id = await critical(post_webhook)
@@ -347,6 +373,7 @@ async def test_a_worker_killed_mid_job_leaves_a_job_that_completes_exactly_once(
 
 
 async def test_two_workers_never_run_the_same_job(post_webhook, llm_env, fake, db_kind):
+    llm_env(STORM_THRESHOLD="0")  # 20 alerts of one group: one job each, not one for the group
     fake.default = reply(delay=0.05)
     alerts = [am_alert(f"Many{i}", severity="critical") for i in range(20)]
     assert (await post_webhook(notification(*alerts))).status_code == 200

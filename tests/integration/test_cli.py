@@ -60,6 +60,12 @@ COMMANDS = [
     ["rotate-keys"],
     ["serve"],
     ["build-frontend"],
+    ["eval"],
+    ["eval", "run"],
+    ["eval", "list"],
+    ["eval", "show"],
+    ["eval", "validate"],
+    ["eval", "export"],
 ]
 
 
@@ -87,6 +93,7 @@ def test_help_lists_every_command_through_python_m():
         "rotate-keys",
         "serve",
         "build-frontend",
+        "eval",
     ):
         assert name in result.stdout
 

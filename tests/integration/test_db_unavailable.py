@@ -98,6 +98,11 @@ async def test_503_while_the_database_is_down_and_the_retry_stores_everything(
     assert all(row["times_notified"] == 1 for row in rows.values())
     assert rows["fp-during-1"]["action"] == "auto_analyze"
     assert db.count("notifications") == 2 and db.count("alert_notifications") == 3
+    # The outage left no incident behind: the retry opened one, with both alerts.
+    assert db.rows("SELECT title, alert_count FROM incidents ORDER BY id") == [
+        {"title": "BeforeOutage", "alert_count": 1},
+        {"title": "DuringOutage", "alert_count": 2},
+    ]
     listing = await client.get("/api/alerts")
     assert listing.status_code == 200 and listing.json()["total"] == 3
     assert (await client.get("/readyz")).status_code == 200
@@ -112,6 +117,7 @@ async def test_postgres_going_away_between_requests(client, post_webhook, outage
         assert r.status_code == 200, r.text
         outage.down()
         assert (await client.get(f"/api/alerts/{round_ + 1}")).status_code == 503
+        assert (await client.get("/api/incidents")).status_code == 503
         outage.up()
     assert db.count("alerts") == 3
 

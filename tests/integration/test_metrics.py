@@ -66,6 +66,10 @@ async def test_exposition_parses_and_names_every_metric(client):
         "remediation_llm_cost_usd": "counter",
         "remediation_terminal_sessions_active": "gauge",
         "remediation_llm_budget_reached": "gauge",
+        "remediation_storm_calls_saved": "counter",
+        "remediation_notify_deliveries": "counter",
+        "remediation_alertmanager_silences": "counter",
+        "remediation_alertmanager_syncs": "counter",
         "remediation_analysis_queue_depth": "gauge",
         "remediation_metrics_database_up": "gauge",
     }

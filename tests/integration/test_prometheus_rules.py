@@ -75,6 +75,7 @@ def test_rules_fire_on_trouble_and_stay_silent_when_healthy(tmp_path: Path):
         series("remediation_analysis_jobs_total", "0+1x40", outcome="succeeded"),
         series("remediation_llm_budget_reached", "1x40"),
         series("remediation_metrics_database_up", "0x40"),
+        series("remediation_notify_deliveries_total", "0+1x40", outcome="failed", target="slack"),
     ]
     healthy = [
         series("up", "1x40"),
@@ -86,6 +87,8 @@ def test_rules_fire_on_trouble_and_stay_silent_when_healthy(tmp_path: Path):
         series("remediation_analysis_jobs_total", "0+9x40", outcome="succeeded"),
         series("remediation_llm_budget_reached", "0x40"),
         series("remediation_metrics_database_up", "1x40"),
+        series("remediation_notify_deliveries_total", "0x40", outcome="failed", target="slack"),
+        series("remediation_notify_deliveries_total", "0+5x40", outcome="sent", target="slack"),
     ]
     # A backlog that started 5 minutes ago is not an alert yet (for: 10m); it is 10 minutes later.
     brief_backlog = [series("remediation_analysis_queue_depth", "3x24 120x20", status="pending")]

@@ -218,7 +218,8 @@ async def test_event_is_published_after_commit(post_webhook, db):
         assert r.status_code == 200
         event = await asyncio.wait_for(events.get(), timeout=10)
     [row] = db.alerts()
-    assert event == {"topic": "alerts", "ids": [row["id"]], "count": 1}
+    assert event == {"topic": "alerts", "ids": [row["id"]], "count": 1, "incident_id": row["incident_id"]}
+    assert row["incident_id"] is not None  # the notification had a groupKey
 
 
 async def test_concurrent_redeliveries_of_one_alert(post_webhook, db):

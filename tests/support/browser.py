@@ -34,10 +34,11 @@ class Tab:
     """One page in its own browser context: its own session storage, so its own Reflex client token.
 
     With `record_frames`, every websocket frame the server sends to the page is kept in `frames`.
+    `context` holds Playwright's new_context options (viewport, color_scheme...).
     """
 
-    def __init__(self, browser: Browser, *, record_frames: bool = False) -> None:
-        self.context = browser.new_context()
+    def __init__(self, browser: Browser, *, record_frames: bool = False, context: dict[str, Any] | None = None) -> None:
+        self.context = browser.new_context(**(context or {}))
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.logged_in = False

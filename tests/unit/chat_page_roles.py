@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,8 +20,8 @@ from remediation_app.crypto import encrypt
 from remediation_app.db import async_session
 from remediation_app.models import ChatMessage, Conversation, TerminalRecordingChunk, TerminalSession, User, utcnow
 from remediation_app.services.llm import chat
-from remediation_app.settings import get_settings
 from tests.support.fake_llm import FakeLLM, reply
+from tests.support.settings_env import settings_env as _env
 from tests.unit.test_reflex_handlers_roles import (
     DECISIONS,
     ROLES,
@@ -92,22 +91,6 @@ def llm() -> Iterator[FakeLLM]:
     with FakeLLM() as fake, _env(LLM_MODEL="openai/gpt-4o-mini", LLM_API_BASE=fake.api_base, LLM_API_KEY="sk-x"):
         fake.default = reply("an answer")
         yield fake
-
-
-@contextlib.contextmanager
-def _env(**values: str) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()
 
 
 def expect_login(result: Any, w: World) -> None:

@@ -22,8 +22,12 @@ SECRET_NAME = re.compile(r"api_key$|private_key$|passphrase$|password|_hash$|cip
 ISSUED = {("TokenPublic", "access_token"), ("Ticket", "ticket")}
 
 
-# Answers that are not JSON: Prometheus' text format and the asciicast download.
-NOT_JSON = {("get", "/metrics"), ("get", "/api/terminal/sessions/{session_id}/recording")}
+# Answers that are not JSON: Prometheus' text format, the asciicast download, an evaluation's HTML report.
+NOT_JSON = {
+    ("get", "/metrics"),
+    ("get", "/api/terminal/sessions/{session_id}/recording"),
+    ("get", "/api/evals/runs/{run_id}/report"),
+}
 
 
 def test_every_json_answer_is_documented_by_its_model() -> None:

@@ -261,11 +261,11 @@ async def _alerts_load(w: World, name: str = "") -> None:
             await call(page, handler)
             names = [row["alertname"] for row in page.rows]
             if role == "anonymous":
-                assert names == [] and page.total == 0
+                assert names == [] and page.total == 0 and page.counts == {}
                 auth = await page.get_state(_state_cls("AuthState"))
                 assert auth.username == ""
             else:
-                assert names == [ALERT_NAME] and page.total == 1
+                assert names == [ALERT_NAME] and page.total == 1 and page.counts["firing"] == 1
             assert not page.live
 
 
@@ -296,6 +296,32 @@ async def _alerts_filters(w: World, name: str) -> None:
             assert result is None or result is cls.event_handlers["reload"], result
             if args:
                 assert getattr(page, args[0]) == args[1][:200] and page.page == 0
+
+
+@decides(("AlertsState", "sort_by"), ("AlertsState", "pick_count"), ("AlertsState", "clear_filters"))
+async def _alerts_board_controls(w: World, name: str) -> None:
+    """They only change the tab's sort or filters (the loading is AlertsState.reload's); a made-up
+    column or value changes nothing."""
+    cls = _state_cls("AlertsState")
+    calls = {
+        "sort_by": [["severity"], ["secrets"]],
+        "pick_count": [["firing", "critical", ""], ["firing", "", "silenced"], ["bogus", "", ""]],
+        "clear_filters": [[]],
+    }[name]
+    for role in ROLES:
+        for args in calls:
+            page = w.state(cls, role)
+            page.page, page.query = 1, "x"
+            result = await call(page, name, *args)
+            assert page.rows == [] and page.counts == {}
+            if args in (["secrets"], ["bogus", "", ""]):
+                assert result is None and page.page == 1 and page.sort == "" and page.status == "any"
+                continue
+            assert result is cls.event_handlers["reload"] and page.page == 0
+    page = w.state(cls, "user")
+    await call(page, "sort_by", "severity")
+    await call(page, "sort_by", "severity")
+    assert page.sort == "severity"  # most severe first, then reversed
 
 
 @decides(("AlertPageState", "watch"))
@@ -363,7 +389,7 @@ async def _setvar(w: World, _name: str, *, cls_name: str, protected: Callable[[A
 PROTECTED: dict[str, Callable[[Any], bool]] = {
     "AuthState": lambda s: False,
     "LoginState": lambda s: False,
-    "AlertsState": lambda s: bool(s.rows or s.total),
+    "AlertsState": lambda s: bool(s.rows or s.total or s.counts),
     "AlertPageState": lambda s: bool(s.alert or s.timeline),
     "AlertLabelsState": lambda s: bool(s.labels or s.annotations or s.labels_showing or s.annotations_showing),
     "AdminUsersState": lambda s: bool(s.users),
@@ -774,11 +800,20 @@ async def _providers_test(w: World, _name: str) -> None:
 
 # --- Rules admin page: its decisions live in rules_page_roles.py (registered on import) --------
 
-# (and the alert page's chat: chat_page_roles.py; the terminal and its admin pages: terminal_page_roles.py;
-# the datasources page: datasources_page_roles.py)
+# (and the alert page's chat: chat_page_roles.py; its silences and acks: alert_page_roles.py; the
+# terminal and its admin pages: terminal_page_roles.py; the datasources and Alertmanagers pages:
+# connections_page_roles.py; the notifications page: notify_page_roles.py;
+# the incident pages: incidents_page_roles.py; diagnostics: diagnostics_page_roles.py; incident memory:
+# memory_page_roles.py; evaluations: evals_page_roles.py)
 from tests.unit import (  # noqa: E402, F401
+    alert_page_roles,
     chat_page_roles,
-    datasources_page_roles,
+    connections_page_roles,
+    diagnostics_page_roles,
+    evals_page_roles,
+    incidents_page_roles,
+    memory_page_roles,
+    notify_page_roles,
     rules_page_roles,
     terminal_page_roles,
 )
@@ -804,11 +839,14 @@ def test_every_handler_has_a_role_decision() -> None:
         "AlertAnalysisState",
         "AdminProvidersState",
         "AdminDatasourcesState",
+        "AdminAlertmanagersState",
         "AdminRulesState",
         "TerminalPanelState",
         "AdminServersState",
         "AdminSessionsState",
         "AccountState",
+        "IncidentsState",
+        "IncidentPageState",
     } <= {cls for cls, _ in handlers}
 
 

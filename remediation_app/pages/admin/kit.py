@@ -129,9 +129,12 @@ def crud_page(
     empty: str,
     headers: list[str],
     row: Callable[[Any], rx.Component],
+    after: Callable[[], tuple[rx.Component, ...]] = tuple,
+    also_load: tuple[Any, ...] = (),
 ) -> Page:
     """An admin page of a CrudState: its notice, the form (`form()`: an edit_form), a hint when
-    there are no rows (`empty`), the table (`row(item)` renders one row)."""
+    there are no rows (`empty`), the table (`row(item)` renders one row), then what `after()` adds
+    (another section, whose state's loads are `also_load`)."""
     plural = f"{state.records.noun}s"
 
     def view() -> tuple[rx.Component, ...]:
@@ -144,10 +147,11 @@ def crud_page(
             ),
             data_table(headers, state.rows, row, body_id=f"{state.records.noun}-rows"),
             rx.cond(state.loaded, rx.box(id=f"{plural}-loaded", display="none")),  # for tests: the form is final
+            *after(),
         )
 
     view.__name__ = view.__qualname__ = f"admin_{plural}_page"
-    return page(route, title, role="admin", on_load=state.load)(view)
+    return page(route, title, role="admin", on_load=(state.load, *also_load))(view)
 
 
 def name_cell(row: rx.Var, state: Any, from_env: str) -> rx.Component:

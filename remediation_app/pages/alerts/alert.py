@@ -1,8 +1,13 @@
-"""One alert (/alerts/<id>, any logged-in user): the summary card, the rule decision, its LLM
-analyses, the chat, a terminal (folded until opened; the alert's server preselected), labels and
-annotations (as text, a bounded page at a time), and the notification timeline.
+"""One alert (/alerts/<id>, any logged-in user), as an on-call page.
 
-The state is in alert_state.py; each section's state is beside its view (analysis, chat, labels).
+On a wide screen (>= 80em, 1280 px) two columns: on the left the alert (its summary card with what
+Alertmanager says of it, its links, Ack and Silence; the silences covering it; the rule decision;
+the LLM analysis with its evidence; related alerts and history; labels, annotations, the
+notification timeline), on the right the terminal and the chat, sticky, so that "Send to terminal"
+shows its effect in view. Below that width one column, usable on a phone (390 px).
+
+The state is in alert_state.py; each section's state is beside its view (analysis, chat, labels,
+related, silence).
 """
 
 from __future__ import annotations
@@ -17,9 +22,86 @@ from remediation_app.pages.alerts.analysis import analysis_section
 from remediation_app.pages.alerts.chat import chat_section
 from remediation_app.pages.alerts.chat_state import AlertChatState
 from remediation_app.pages.alerts.labels import pairs_section
+from remediation_app.pages.alerts.outcome import outcome_section
+from remediation_app.pages.alerts.outcome_state import OutcomeState
+from remediation_app.pages.alerts.proposals import proposals_section
+from remediation_app.pages.alerts.proposals_state import AlertProposalsState
+from remediation_app.pages.alerts.related import related_section
+from remediation_app.pages.alerts.silence import action_buttons, silence_dialog, silences_list
+from remediation_app.pages.alerts.similar import similar_section
 from remediation_app.pages.page import page
 from remediation_app.pages.terminal.panel import terminal_panel
 from remediation_app.pages.terminal.panel_state import TerminalPanelState
+
+WIDE = "80em"  # two columns from here (Reflex's "lg" breakpoint, 1280 px)
+# The frame lets the page use the window's width (`wide`); beyond this the lines get too long to read.
+MAX_WIDTH = "2400px"
+AM_STATE_COLORS = (("suppressed", "amber"), ("unprocessed", "gray"), "blue")
+
+
+def _external(text: str, href: rx.Var[str], id_: str) -> rx.Component:
+    """A link to another tool, in a new tab that cannot reach back into this one."""
+    return rx.cond(href != "", rx.link(text, href=href, is_external=True, rel="noopener noreferrer", size="2", id=id_))
+
+
+def _links() -> rx.Component:
+    s = AlertPageState
+    return rx.hstack(
+        _external("Runbook", s.runbook_url, "runbook-link"),
+        _external("Source graph", s.generator_url, "generator-link"),
+        _external("Alertmanager", s.alertmanager_url, "alertmanager-link"),
+        rx.cond(s.incident.length() > 0, rx.link(s.incident[1], href=s.incident[0], size="2", id="incident-link")),  # type: ignore[attr-defined]
+        spacing="4",
+        wrap="wrap",
+    )
+
+
+def _alertmanager_state() -> rx.Component:
+    """Alertmanager's state (from the sync), what suppresses the alert, and who acked it."""
+    a = AlertPageState.alert
+    return rx.fragment(
+        rx.cond(
+            AlertPageState.silenced_by.length() > 0,  # type: ignore[attr-defined]
+            rx.text(
+                "Silenced by ",
+                rx.foreach(
+                    AlertPageState.silenced_by,
+                    lambda s: rx.cond(
+                        s[1] != "",
+                        rx.link(s[0], href=s[1], is_external=True, rel="noopener noreferrer", margin_right="0.5em"),
+                        rx.code(s[0], margin_right="0.5em"),
+                    ),
+                ),
+                size="2",
+                id="silenced-by",
+            ),
+        ),
+        rx.cond(
+            AlertPageState.inhibited_by.length() > 0,  # type: ignore[attr-defined]
+            rx.text(
+                "Inhibited by ",
+                rx.foreach(
+                    AlertPageState.inhibited_by,
+                    lambda i: rx.cond(
+                        i[1] != "", rx.link(i[0], href=i[1], margin_right="0.5em"), rx.code(i[0], margin_right="0.5em")
+                    ),
+                ),
+                size="2",
+                id="inhibited-by",
+            ),
+        ),
+        rx.cond(
+            a["acked_by"] != "",
+            rx.text(
+                "Acknowledged by ",
+                rx.text.strong(a["acked_by"]),
+                " ",
+                rx.moment(a["acked_at"], from_now=True),
+                size="2",
+                id="acked-by",
+            ),
+        ),
+    )
 
 
 def summary_card() -> rx.Component:
@@ -30,11 +112,23 @@ def summary_card() -> rx.Component:
                 status_badge(a["status"], id="alert-status"),
                 severity_badge(a["severity"], id="alert-severity"),
                 action_badge(a["action"], id="alert-action"),
-                rx.heading(a["alertname"], size="5", id="alert-name"),
+                rx.cond(
+                    a["am_state"] != "",
+                    rx.badge(
+                        a["am_state"],
+                        color_scheme=rx.match(a["am_state"], *AM_STATE_COLORS),
+                        variant="outline",
+                        title="Alertmanager's state of the alert (from the last sync)",
+                        id="alert-am-state",
+                    ),
+                ),
+                rx.cond(a["acked_by"] != "", rx.badge("acked", color_scheme="blue", id="alert-acked")),
+                rx.heading(a["alertname"], size="5", id="alert-name", word_break="break-word"),
                 align="center",
                 spacing="3",
+                wrap="wrap",
             ),
-            rx.text(a["summary"], id="alert-summary", white_space="pre-wrap"),
+            rx.text(a["summary"], id="alert-summary", white_space="pre-wrap", word_break="break-word"),
             rx.hstack(
                 rx.text("Started ", rx.moment(a["starts_at"], from_now=True), size="2"),
                 rx.cond(a["ends_at"] != "", rx.text("Ended ", rx.moment(a["ends_at"], from_now=True), size="2")),
@@ -47,20 +141,19 @@ def summary_card() -> rx.Component:
                 ),
                 rx.text("Receiver ", rx.code(a["receiver"]), size="2"),
                 spacing="4",
+                wrap="wrap",
             ),
-            rx.hstack(
-                rx.cond(
-                    AlertPageState.runbook_url != "",
-                    rx.link("Runbook", href=AlertPageState.runbook_url, is_external=True, id="runbook-link"),
-                ),
-                rx.cond(
-                    AlertPageState.generator_url != "",
-                    rx.link(
-                        "Source (Prometheus)", href=AlertPageState.generator_url, is_external=True, id="generator-link"
-                    ),
-                ),
-                spacing="4",
+            _alertmanager_state(),
+            rx.flex(
+                _links(),
+                rx.spacer(),
+                action_buttons(a["status"] == "firing", a["acked_by"] != ""),
+                align="center",
+                gap="3",
+                wrap="wrap",
+                width="100%",
             ),
+            silences_list(),
             spacing="3",
         ),
         width="100%",
@@ -89,7 +182,7 @@ def timeline_table() -> rx.Component:
                     lambda t: rx.table.row(
                         rx.table.cell(rx.moment(t["received_at"], format="YYYY-MM-DD HH:mm:ss Z")),
                         rx.table.cell(status_badge(t["status"])),
-                        rx.table.cell(rx.text(t["receiver"])),
+                        rx.table.cell(rx.text(t["receiver"], word_break="break-word")),
                         class_name="timeline-row",
                     ),
                 )
@@ -118,7 +211,54 @@ def terminal_section() -> rx.Component:
         rx.box(terminal_panel(height="24em"), padding_top="0.75em", width="100%"),
         id="alert-terminal",
         width="100%",
-        margin_top="1.25em",
+    )
+
+
+def _columns() -> rx.Component:
+    main = rx.vstack(
+        summary_card(),
+        rule_card(),
+        similar_section(),
+        analysis_section(),
+        proposals_section(),
+        outcome_section(),
+        related_section(),
+        pairs_section("Labels", "labels", AlertPageState.alert["id"]),
+        pairs_section("Annotations", "annotations", AlertPageState.alert["id"]),
+        timeline_table(),
+        id="alert-main",
+        min_width="0",
+        width="100%",
+    )
+    # Sticky on a wide screen: it stays in view while the left column scrolls, and scrolls itself
+    # when the chat is longer than the window.
+    side = rx.vstack(
+        terminal_section(),
+        chat_section(),
+        id="alert-side",
+        min_width="0",
+        width="100%",
+        style={
+            f"@media (min-width: {WIDE})": {
+                "position": "sticky",
+                "top": "0.75em",
+                "max_height": "calc(100vh - 1.5em)",
+                "overflow_y": "auto",
+                "padding_right": "0.25em",
+            }
+        },
+    )
+    return rx.box(
+        main,
+        side,
+        id="alert-columns",
+        display="grid",
+        grid_template_columns="minmax(0, 1fr)",
+        gap="1.5em",
+        align_items="start",
+        width="100%",
+        max_width=MAX_WIDTH,
+        style={f"@media (min-width: {WIDE})": {"grid_template_columns": "minmax(0, 1fr) minmax(0, 1fr)"}},
     )
 
 
@@ -126,24 +266,23 @@ def terminal_section() -> rx.Component:
     "/alerts/[alert_id]",
     "Alert",
     role="user",
-    on_load=[AlertPageState.watch, AlertChatState.load, TerminalPanelState.for_alert],
+    on_load=[
+        AlertPageState.watch,
+        AlertProposalsState.watch,
+        OutcomeState.watch,
+        AlertChatState.load,
+        TerminalPanelState.for_alert,
+    ],
+    title_var=AlertPageState.title,
+    wide=True,
 )
 def alert_page() -> tuple[rx.Component, ...]:
     return (
         message(AlertPageState.error, "red"),
         rx.cond(
             AlertPageState.found,
-            rx.vstack(
-                summary_card(),
-                rule_card(),
-                analysis_section(),
-                chat_section(),
-                terminal_section(),
-                pairs_section("Labels", "labels", AlertPageState.alert["id"]),
-                pairs_section("Annotations", "annotations", AlertPageState.alert["id"]),
-                timeline_table(),
-                width="100%",
-            ),
+            _columns(),
             rx.callout("No such alert.", color_scheme="orange", id="not-found"),
         ),
+        silence_dialog(),
     )

@@ -58,6 +58,8 @@ class AnalysisView:
     latency: str = ""
     requested_by: str = ""
     created_at: str = ""
+    # Set for a group analysis (storm control): it covers every alert of this incident.
+    incident_id: str = ""
 
 
 @dataclasses.dataclass
@@ -128,6 +130,7 @@ def analysis_view(a: Analysis) -> AnalysisView:
         latency=f"{a.latency_ms} ms",
         requested_by=a.requested_by,
         created_at=a.created_at.isoformat(),
+        incident_id=str(a.incident_id or ""),
     )
 
 

@@ -43,7 +43,9 @@ def answer_markdown(text: rx.Var | str) -> rx.Component:
 
 
 def _who(role: rx.Var | str) -> rx.Component:
-    return rx.text(rx.cond(role == "user", "You", "Assistant"), weight="bold", size="2", class_name="chat-role")
+    # "diagnostic": the engine's report on commands the model proposed (services/diagnostics), shown as text.
+    who = rx.match(role, ("user", "You"), ("diagnostic", "Diagnostics"), "Assistant")
+    return rx.text(who, weight="bold", size="2", class_name="chat-role")
 
 
 def _status(m: Any) -> rx.Component:

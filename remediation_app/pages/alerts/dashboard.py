@@ -1,16 +1,22 @@
-"""The dashboard (/, any logged-in user): the live alert list with its filters and pages, and the
-LLM spend with the daily budget. The state is in dashboard_state.py."""
+"""The dashboard (/, any logged-in user): the board (counts, filters, the live alert list with its
+sortable columns and pages; filters in the address; j/k/Enter and `/` on the keyboard), and the LLM
+spend with the daily budget. The state is in dashboard_state.py, the table and counts in
+dashboard_table.py."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from remediation_app.components.badges import action_badge, analysis_badge, severity_badge, status_badge
+from remediation_app.components.board import list_keys, url_query
 from remediation_app.components.callouts import message
+from remediation_app.components.connection import connection_badge, stale_when_disconnected
 from remediation_app.components.pager import filter_input, pager
-from remediation_app.components.table import data_table
 from remediation_app.pages.alerts.dashboard_state import ANY, FILTERS, AlertsState
+from remediation_app.pages.alerts.dashboard_table import alert_table, counts_bar
+from remediation_app.pages.alerts.dashboard_url import ACTIONS
+from remediation_app.pages.alerts.proposals import waiting_badge
 from remediation_app.pages.page import page
+from remediation_app.services.alerts.filters import AM_STATES, SEVERITY_BUCKETS, STATUSES
 from remediation_app.services.alerts.store import ANALYSIS_FILTERS
 
 
@@ -26,57 +32,43 @@ def _select(name: str, label: str, items: list[str]) -> rx.Component:
 
 
 def filters() -> rx.Component:
-    return rx.hstack(
-        _select("status", "Status", ["firing", "resolved"]),
-        _select("severity", "Severity", ["critical", "warning", "info"]),
-        _select("action", "Action", ["auto_analyze", "manual", "ignore"]),
+    return rx.flex(
+        _select("status", "Status", list(STATUSES)),
+        _select("severity", "Severity", list(SEVERITY_BUCKETS)),
+        _select("am", "Alertmanager", list(AM_STATES)),
+        _select("action", "Action", list(ACTIONS)),
         _select("analysis", "Analysis", list(ANALYSIS_FILTERS)),
         filter_input(
             AlertsState,
             "query",
-            "Search",
+            "Search (/)",
             id="filter-q",
             max_length=FILTERS["query"],
             placeholder="alertname, instance or summary",
-            width="22em",
+            width="16em",
         ),
+        rx.vstack(
+            filter_input(
+                AlertsState,
+                "labels",
+                "Labels",
+                id="filter-labels",
+                max_length=FILTERS["labels"],
+                placeholder="team=storage, env!~dev.*",
+                width="16em",
+            ),
+            message(AlertsState.label_error, "red", size="1", id="label-error"),
+            spacing="1",
+        ),
+        rx.button("Clear", on_click=AlertsState.clear_filters, variant="ghost", size="1", id="clear-filters"),
         rx.spacer(),
-        rx.badge(
-            rx.cond(AlertsState.live, "live", "connecting"),
-            id="live-flag",
-            color_scheme=rx.cond(AlertsState.live, "green", "gray"),
-        ),
+        connection_badge(AlertsState.live, id="live-flag"),
         align="end",
-        spacing="4",
+        spacing="3",
+        wrap="wrap",
         width="100%",
-        margin_bottom="1em",
+        margin_bottom="0.75em",
     )
-
-
-def alert_row(row: rx.Var) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(status_badge(row["status"])),
-        rx.table.cell(severity_badge(row["severity"])),
-        rx.table.cell(rx.link(row["alertname"], href="/alerts/" + row["id"], class_name="alertname")),
-        rx.table.cell(rx.text(row["instance"])),
-        rx.table.cell(rx.text(row["job"])),
-        rx.table.cell(rx.text(row["summary"], class_name="summary", max_width="32em", trim="both")),
-        rx.table.cell(action_badge(row["action"])),
-        rx.table.cell(
-            analysis_badge(row["analysis_status"], row["analysis_urgency"]),
-            class_name="analysis-cell",
-            custom_attrs={"data-analysis": row["analysis_status"]},
-        ),
-        rx.table.cell(rx.moment(row["starts_at"], from_now=True, interval=30_000), white_space="nowrap"),
-        rx.table.cell(rx.text(row["times_notified"])),
-        class_name="alert-row",
-        id="alert-row-" + row["id"],
-    )
-
-
-def alert_table() -> rx.Component:
-    headers = ["Status", "Severity", "Alert", "Instance", "Job", "Summary", "Action", "Analysis", "Age", "Notified"]
-    return data_table(headers, AlertsState.rows, alert_row, body_id="alert-rows")
 
 
 def _spent(period: str, label: str, *more: rx.Component | str) -> rx.Component:
@@ -119,12 +111,15 @@ def spend_bar() -> rx.Component:
     )
 
 
-@page("/", "Alerts", role="user", on_load=AlertsState.watch)
+@page("/", "Alerts", role="user", on_load=AlertsState.watch, title_var=AlertsState.tab_title, wide=True)
 def dashboard() -> tuple[rx.Component, ...]:
     return (
+        waiting_badge(),  # proposed commands waiting for a person (pages/alerts/proposals.py)
         spend_bar(),
         filters(),
-        message(AlertsState.error, "red", margin_bottom="1em"),
-        alert_table(),
-        pager(AlertsState),
+        message(AlertsState.notice, "orange", id="address-notice", margin_bottom="0.75em"),
+        message(AlertsState.error, "red", id="board-error", margin_bottom="0.75em"),
+        stale_when_disconnected(counts_bar(), alert_table(), pager(AlertsState), id="board"),
+        url_query(query=AlertsState.url_query, version=AlertsState.url_version),
+        list_keys(rows="#alert-rows tr.alert-row", search="#filter-q"),
     )

@@ -28,7 +28,13 @@ def _picker(s: type[TerminalPanelState]) -> rx.Component:
             value=s.selected,
             on_change=s.choose_server,
             id="terminal-server",
-            style={"padding": "0.3em 0.5em", "min_width": "22em", "border_radius": "var(--radius-2)"},
+            # At most the column's width: the alert page's side column, or a phone.
+            style={
+                "padding": "0.3em 0.5em",
+                "min_width": "min(22em, 100%)",
+                "max_width": "100%",
+                "border_radius": "var(--radius-2)",
+            },
         ),
         rx.button(
             rx.cond(s.ticket != "", "Reconnect", "Open"),

@@ -1,4 +1,6 @@
-"""Ingest one Alertmanager notification: upsert its alerts, record it, decide actions; one transaction."""
+"""Ingest one Alertmanager notification: upsert its alerts, record it, decide actions, group them into
+an incident (services/alerts/incidents.py) and queue analyses, with storm control (storm.py); one
+transaction."""
 
 from __future__ import annotations
 
@@ -25,9 +27,12 @@ from remediation_app.models import (
     RuleAction,
     utcnow,
 )
+from remediation_app.services import metrics
 from remediation_app.services.alertmanager.payload import AlertIn, NotificationIn
+from remediation_app.services.alerts import incidents, storm
 from remediation_app.services.events import bus
 from remediation_app.services.llm import jobs
+from remediation_app.services.notify import events as notify_events
 from remediation_app.services.rules.engine import RuleSet, current_rule_set
 
 log = logging.getLogger(__name__)
@@ -50,8 +55,13 @@ class IngestResult:
     updated: int = 0
     by_action: dict[str, int] = field(default_factory=dict)
     alert_ids: list[int] = field(default_factory=list)
-    # New firing auto_analyze alerts queued for analysis (not those in the dedup window).
+    # New firing auto_analyze alerts queued for analysis (not those in the dedup window); for a storm,
+    # the representative alert of the group's job.
     to_analyze: list[int] = field(default_factory=list)
+    incident_id: int | None = None
+    storm: bool = False
+    # Analyses storm control did not queue (the group's analysis covers those alerts).
+    calls_saved: int = 0
 
 
 def _cut(value: str, limit: int = SHORT) -> str:
@@ -85,6 +95,7 @@ def _alert_row(alert: AlertIn, payload: NotificationIn, rules: RuleSet, now: dat
         "matched_rule_id": decision.rule_id,
         "matched_rule_name": _cut(decision.rule_name),
         "match_reason": decision.reason,
+        "incident_id": None,
     }
 
 
@@ -98,6 +109,11 @@ def _alert_rows(payload: NotificationIn, rules: RuleSet, now: datetime) -> list[
     # In key order: concurrent notifications with overlapping alerts then lock rows in the same
     # order, so PostgreSQL cannot deadlock on them.
     return [rows[key] for key in sorted(rows)]
+
+
+def _set_incident(rows: list[dict[str, Any]], incident_id: int) -> None:
+    for row in rows:
+        row["incident_id"] = incident_id
 
 
 @functools.cache
@@ -122,6 +138,7 @@ def _upsert(dialect: str) -> Any:
         )
     }
     updates["times_notified"] = ALERTS.c.times_notified + 1
+    updates["incident_id"] = incidents.assign_incident(excluded.incident_id)
     return stmt.on_conflict_do_update(index_elements=["fingerprint", "starts_at"], set_=updates).returning(
         ALERTS.c.id,
         ALERTS.c.times_notified,
@@ -129,6 +146,8 @@ def _upsert(dialect: str) -> Any:
         ALERTS.c.action,
         ALERTS.c.fingerprint,
         ALERTS.c.matched_rule_name,
+        ALERTS.c.severity,
+        ALERTS.c.starts_at,
     )
 
 
@@ -169,15 +188,25 @@ async def ingest_notification(
         )
     ).scalar_one()
     result = IngestResult(notification_id=notification_id, received=len(payload.alerts))
+    # Before the alerts: the incident's row lock orders notifications of one group (incidents.py).
+    incident = await incidents.incident_for(session, payload, now)
+    if incident is not None:
+        result.incident_id = incident.id
+        if len(values) > OFF_LOOP_ALERTS:
+            await asyncio.to_thread(_set_incident, values, incident.id)
+        else:
+            _set_incident(values, incident.id)
 
     dialect = session.get_bind().dialect.name
     actions: Counter[str] = Counter()
     links = []
     wanted: list[tuple[int, str, str]] = []
+    order: dict[int, tuple[str, datetime]] = {}  # severity and start of each wanted alert (storm control)
+    created: list[tuple[int, str, str]] = []  # new alerts, for the notification routes that want them
     upsert = _upsert(dialect)
     for start in range(0, len(values), CHUNK):
         returned = await session.exec(upsert, params=values[start : start + CHUNK])
-        for alert_id, times, status, action, fingerprint, rule_name in returned:
+        for alert_id, times, status, action, fingerprint, rule_name, severity, starts_at in returned:
             result.alert_ids.append(alert_id)
             links.append(
                 {"alert_id": alert_id, "notification_id": notification_id, "status": status, "received_at": now}
@@ -185,14 +214,21 @@ async def ingest_notification(
             actions[action] += 1
             if times == 1:
                 result.created += 1
+                created.append((alert_id, fingerprint, status))
                 if status == AlertStatus.FIRING and action == RuleAction.AUTO_ANALYZE:
                     wanted.append((alert_id, fingerprint, rule_name))
+                    order[alert_id] = (severity, starts_at)
             else:
                 result.updated += 1
     for start in range(0, len(links), CHUNK):
         await session.exec(sa.insert(LINKS), params=links[start : start + CHUNK])
     result.by_action = dict(actions)
-    result.to_analyze = await jobs.enqueue_automatic(session, wanted)
+    await notify_events.alerts_created(session, created, values)
+    if incident is not None and await incidents.update_counts(session, incident, now) is None:
+        incident = result.incident_id = None
+    queued = await storm.queue_analyses(session, incident, wanted, order, now)
+    result.to_analyze = [*queued.alert_ids, *([queued.incident_job] if queued.incident_job else [])]
+    result.storm, result.calls_saved = queued.storm, queued.saved
     return result
 
 
@@ -211,10 +247,19 @@ async def receive_notification(payload: NotificationIn, *, off_loop: bool = Fals
             "alerts_updated": result.updated,
             "by_action": result.by_action,
             "analyses_queued": len(result.to_analyze),
+            "incident_id": result.incident_id,
         },
     )
+    if result.calls_saved:
+        metrics.record_storm_calls_saved(result.calls_saved)
+        log.info(
+            "storm control: the incident is analysed as a group",
+            extra={"incident_id": result.incident_id, "calls_saved": result.calls_saved},
+        )
     if result.alert_ids:
-        await bus.publish("alerts", ids=result.alert_ids[:100], count=len(result.alert_ids))
+        await bus.publish(
+            "alerts", ids=result.alert_ids[:100], count=len(result.alert_ids), incident_id=result.incident_id
+        )
     if result.to_analyze:
         await bus.publish(jobs.JOBS_TOPIC, queued=len(result.to_analyze))
     return result

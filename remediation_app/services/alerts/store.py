@@ -11,7 +11,27 @@ from sqlalchemy.orm import aliased, defer
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from remediation_app.models import Alert, AlertNotification, Analysis, AnalysisJob, JobStatus, Notification, RuleAction
+from remediation_app.models import (
+    Alert,
+    AlertNotification,
+    AlertStatus,
+    Analysis,
+    AnalysisJob,
+    JobStatus,
+    Notification,
+    RuleAction,
+)
+from remediation_app.services.alerts.filters import (
+    ACTIVITY_ORDER,
+    am_clause,
+    label_clauses,
+    order_by,
+    severity_clause,
+)
+from remediation_app.services.alerts.filters import (
+    AlertFilter as AlertFilter,  # where callers have always found it
+)
+from remediation_app.services.alerts.incident_analysis import incident_analysis_states
 from remediation_app.services.records import columns, isoformat
 from remediation_app.services.text import storable_text
 
@@ -38,17 +58,6 @@ NO_ANALYSIS = "none"
 ANALYSIS_FILTERS = (NO_ANALYSIS, *ANALYSIS_STATES.values())
 
 
-@dataclass(frozen=True)
-class AlertFilter:
-    """Empty fields mean "any". Ignored alerts are listed only when action == "ignore"."""
-
-    status: str = ""
-    severity: str = ""
-    action: str = ""
-    q: str = ""
-    analysis: str = ""  # one of ANALYSIS_FILTERS: the state of the alert's latest job
-
-
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -63,7 +72,9 @@ def _where(flt: AlertFilter) -> list[Any]:
         clauses.append(col(Alert.status) == flt.status)
     # Cleaned as stored text is (PostgreSQL refuses NUL even as a parameter): %00 finds stored U+FFFD.
     if flt.severity:
-        clauses.append(col(Alert.severity) == storable_text(flt.severity).lower())
+        clauses.append(severity_clause(flt.severity))
+    if flt.am:
+        clauses.append(am_clause(flt.am))
     text = storable_text(flt.q).strip()[:MAX_QUERY]
     if text:
         pattern = f"%{_like_escape(text)}%"
@@ -91,19 +102,26 @@ def _analysis_clause(state: str) -> Any:
     return col(Alert.id).in_(latest_in_state)
 
 
-async def list_alerts(
-    session: AsyncSession, flt: AlertFilter, *, limit: int = 50, offset: int = 0
-) -> tuple[list[Alert], int]:
-    """One page, newest activity first, and the total that matches (without the alerts' labels,
-    annotations, generator URL, group key and match reason: see _NOT_LISTED)."""
-    limit = max(1, min(limit, MAX_PAGE))
+async def filter_clauses(session: AsyncSession, flt: AlertFilter) -> list[Any]:
+    """The WHERE clauses of `flt`, its label matchers included (MatcherError: see filters.py)."""
     clauses = _where(flt)
+    return [*clauses, *await label_clauses(session, flt.labels, clauses)]
+
+
+async def list_alerts(
+    session: AsyncSession, flt: AlertFilter, *, sort: str = ACTIVITY_ORDER, limit: int = 50, offset: int = 0
+) -> tuple[list[Alert], int]:
+    """One page in `sort` order (filters.py: newest activity first by default, "" the board's order),
+    and the total that matches (without the alerts' labels, annotations, generator URL, group key
+    and match reason: see _NOT_LISTED). Raises MatcherError for a label filter it cannot apply."""
+    limit = max(1, min(limit, MAX_PAGE))
+    clauses = await filter_clauses(session, flt)
     total = (await session.exec(select(func.count()).select_from(Alert).where(*clauses))).one()
     rows = await session.exec(
         select(Alert)
         .options(*(defer(c, raiseload=True) for c in _NOT_LISTED))
         .where(*clauses)
-        .order_by(col(Alert.last_received_at).desc(), col(Alert.id).desc())
+        .order_by(*order_by(sort))
         .limit(limit)
         .offset(max(0, offset))
     )
@@ -149,14 +167,38 @@ async def analysis_states(session: AsyncSession, alert_ids: Sequence[int]) -> di
 
 
 async def alert_summaries(session: AsyncSession, alerts: Sequence[Alert]) -> list[dict[str, Any]]:
-    """A page of alerts in the list shape, each with its analysis state (two queries in all)."""
+    """A page of alerts in the list shape, each with its analysis state (two queries in all; more when
+    alerts without a job of their own belong to incidents: they show their incident's group analysis)."""
     states = await analysis_states(session, [a.id for a in alerts if a.id is not None])
+    uncovered = {a.incident_id for a in alerts if a.incident_id is not None and (a.id or 0) not in states}
+    if uncovered:
+        groups = await incident_analysis_states(session, uncovered, group_only=True)
+        for a in alerts:
+            if a.incident_id in groups and (a.id or 0) not in states:
+                status, urgency = groups[a.incident_id]
+                states[a.id or 0] = AnalysisState(ANALYSIS_STATES.get(status, status), urgency)
     none = AnalysisState()
     return [{**alert_summary(a), "analysis": states.get(a.id or 0, none).public()} for a in alerts]
 
 
 async def get_alert(session: AsyncSession, alert_id: int) -> Alert | None:
     return await session.get(Alert, alert_id)
+
+
+async def firing_by_fingerprint(
+    session: AsyncSession, fingerprints: Sequence[str], *, limit: int = 10
+) -> dict[str, int]:
+    """fingerprint -> id of the newest firing alert with it, for the first `limit` fingerprints (the
+    alerts Alertmanager says inhibit another one, as links on its page)."""
+    wanted = [str(f)[:128] for f in fingerprints[:limit]]
+    if not wanted:
+        return {}
+    rows = await session.exec(
+        select(Alert.fingerprint, Alert.id)
+        .where(col(Alert.fingerprint).in_(wanted), col(Alert.status) == AlertStatus.FIRING.value)
+        .order_by(col(Alert.id))
+    )
+    return {fingerprint: alert_id for fingerprint, alert_id in rows.all() if alert_id is not None}
 
 
 async def alert_timeline(session: AsyncSession, alert_id: int, *, limit: int = 200) -> list[dict[str, Any]]:
@@ -190,6 +232,7 @@ def alert_summary(alert: Alert) -> dict[str, Any]:
         "first_received_at": alert.first_received_at.isoformat(),
         "last_received_at": alert.last_received_at.isoformat(),
         "times_notified": alert.times_notified,
+        "incident_id": alert.incident_id,
     }
 
 
@@ -197,6 +240,9 @@ def alert_detail(alert: Alert) -> dict[str, Any]:
     return {
         **alert_summary(alert),
         **columns(alert, "labels", "annotations", "generator_url", "group_key", "receiver"),
+        # Alertmanager's view (the sync loop) and the ack.
+        **columns(alert, "external_url", "am_state", "am_silenced_by", "am_inhibited_by", "am_synced_at"),
+        **columns(alert, "acked_by", "acked_at"),
         "matched_rule": {
             "id": alert.matched_rule_id,
             "name": alert.matched_rule_name,

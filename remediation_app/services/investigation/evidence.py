@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from remediation_app.db import async_session
 from remediation_app.models import Alert, Evidence, utcnow
 from remediation_app.services.investigation import related
 from remediation_app.services.investigation.prometheus import (
@@ -246,21 +245,19 @@ def _link(source: DatasourceConfig, query: str, start: datetime, end: datetime) 
         return ""
 
 
-async def _store_items(alert: Alert) -> list[Item]:
+async def _store_items(alert: Alert, store: related.AlertStore) -> list[Item]:
     place = related.place_of(alert)
     related_item = Item(kind="related_alerts", title="Other alerts firing now at the same place")
     history_item = Item(kind="history", title="Earlier occurrences of this alert")
 
-    async with async_session() as session:  # one session for both: opening one costs more than a query
+    async with store() as reader:  # one session for both: opening one costs more than a query
 
         async def find_related(item: Item) -> None:
-            found = await related.related_alerts(session, place, exclude_id=alert.id)
+            found = await reader.related(place, exclude_id=alert.id)
             item.summary, item.data = found.text, {"alerts": found.alerts}
 
         async def find_history(item: Item) -> None:
-            found = await related.alert_history(
-                session, alert.alertname, alert.instance, before=alert.starts_at, exclude_id=alert.id
-            )
+            found = await reader.history(alert.alertname, alert.instance, before=alert.starts_at, exclude_id=alert.id)
             item.summary = found.text
             item.data = {"occurrences": found.occurrences[:20], "flapping": found.flapping}
 
@@ -268,9 +265,18 @@ async def _store_items(alert: Alert) -> list[Item]:
         return [await _timed(related_item, find_related), await _timed(history_item, find_history)]
 
 
-async def gather(alert: Alert, datasource: DatasourceConfig | None, *, datasource_error: str = "") -> Investigation:
+async def gather(
+    alert: Alert,
+    datasource: DatasourceConfig | None,
+    *,
+    datasource_error: str = "",
+    open_client: Callable[[DatasourceConfig], PrometheusClient] = PrometheusClient,
+    store: related.AlertStore = related.database_store,
+) -> Investigation:
     """The deterministic evidence for `alert`, within INVESTIGATION_BUDGET_SECONDS (what is not done
-    by then is an item saying so). Never raises for a datasource's or an expression's fault."""
+    by then is an item saying so). Never raises for a datasource's or an expression's fault.
+    `open_client` and `store` are where it reads: the live datasource and database by default, a
+    case's recorded evidence in an evaluation (services/evals/replay.py)."""
     investigation = Investigation(datasource=datasource)
     budget = get_settings().investigation_budget_seconds
     if datasource is None:
@@ -287,13 +293,13 @@ async def gather(alert: Alert, datasource: DatasourceConfig | None, *, datasourc
     async def metrics() -> None:
         if datasource is None:
             return
-        async with PrometheusClient(datasource) as client:
+        async with open_client(datasource) as client:
             metric_items.extend(await _metrics(investigation, alert, client))
 
-    async def store() -> None:
-        store_items.extend(await _store_items(alert))
+    async def from_store() -> None:
+        store_items.extend(await _store_items(alert, store))
 
-    tasks = [asyncio.create_task(metrics()), asyncio.create_task(store())]
+    tasks = [asyncio.create_task(metrics()), asyncio.create_task(from_store())]
     done, pending = await asyncio.wait(tasks, timeout=budget)
     for task in pending:
         task.cancel()

@@ -6,35 +6,24 @@ worker thread. Label values are kept as the datasource sent them: they are data,
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-# Longest text taken from an answer into a message or a warning.
-ERROR_TEXT_MAX = 300
+from remediation_app.services.bounded_http import ERROR_TEXT_MAX, ErrorKind, JsonScanner, RemoteError
+from remediation_app.services.bounded_http import short_text as _short
+
+__all__ = ["ERROR_TEXT_MAX", "WARNINGS_MAX", "DatasourceError", "ErrorKind", "QueryResult", "Series"]
+
 # Warnings taken from one answer (a datasource can send thousands).
 WARNINGS_MAX = 10
 
-_DECODER = json.JSONDecoder()
-_SPACE = re.compile(r"[ \t\n\r]*")
 
-ErrorKind = Literal["invalid", "unreachable", "timeout", "auth", "http", "not_json", "query", "too_large"]
-
-
-class DatasourceError(Exception):
-    """A failed datasource call. `kind`: "invalid" (refused before sending: empty or long query, bad
-    range, bad URL), "unreachable" (refused, unknown host, TLS, dropped connection), "timeout",
-    "auth" (401/403), "http" (another status), "not_json", "query" (the API's own error, e.g.
-    bad_data: `error_type` says which), "too_large". `detail` is the message without the prefix
-    naming the datasource."""
+class DatasourceError(RemoteError):
+    """A failed datasource call (its kinds: RemoteError's). "invalid" is an empty or long query, a
+    bad range or URL; "query" the API's own error, e.g. bad_data: `error_type` says which."""
 
     def __init__(self, message: str, *, kind: ErrorKind, status: int | None = None, error_type: str = "") -> None:
-        super().__init__(message)
-        self.detail = message
-        self.kind: ErrorKind = kind
-        self.status = status
+        super().__init__(message, kind=kind, status=status)
         self.error_type = error_type
 
 
@@ -60,13 +49,6 @@ class QueryResult:
     dropped_series: int = 0
     warnings: list[str] = field(default_factory=list)
     step_s: float | None = None
-
-
-def _short(text: object) -> str:
-    """Text from the datasource fit for one line of a message: printable, cut to ERROR_TEXT_MAX."""
-    flat = " ".join(str(text).split())
-    cleaned = "".join(ch if ch.isprintable() else "\ufffd" for ch in flat)
-    return cleaned if len(cleaned) <= ERROR_TEXT_MAX else cleaned[: ERROR_TEXT_MAX - 1] + "…"
 
 
 def _malformed(what: str) -> DatasourceError:
@@ -114,77 +96,11 @@ def decode_answer(status: int, body: bytes, *, keep_results: int = 2) -> Answer:
     return Answer(payload["data"], _warnings(payload), read[1])
 
 
-class _Scanner:
-    """Reads a JSON text one value at a time (json's raw_decode per value). A worker thread running
-    it hands the GIL back between values; json.loads of a whole body would hold it throughout, and
-    so stall the event loop however much it runs in a thread."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-
-    def _skip_space(self) -> None:
-        space = _SPACE.match(self.text, self.pos)
-        assert space is not None  # the pattern matches the empty string
-        self.pos = space.end()
-
-    def take(self, char: str) -> bool:
-        self._skip_space()
-        if self.text.startswith(char, self.pos):
-            self.pos += 1
-            return True
-        return False
-
-    def expect(self, char: str) -> None:
-        if not self.take(char):
-            raise ValueError(f"expected {char!r} at {self.pos}")
-
-    def peek(self, char: str) -> bool:
-        self._skip_space()
-        return self.text.startswith(char, self.pos)
-
-    def value(self) -> Any:
-        self._skip_space()
-        value, self.pos = _DECODER.raw_decode(self.text, self.pos)
-        return value
-
-    def object_keys(self) -> Iterator[str]:
-        """The keys of the object here; the caller reads each one's value before asking for the next."""
-        self.expect("{")
-        if self.take("}"):
-            return
-        while True:
-            key = self.value()
-            if not isinstance(key, str):
-                raise ValueError("an object key is not a string")
-            self.expect(":")
-            yield key
-            if not self.take(","):
-                break
-        self.expect("}")
-
-    def elements(self) -> Iterator[None]:
-        """Once per element of the array here; the caller reads each element."""
-        self.expect("[")
-        if self.take("]"):
-            return
-        while True:
-            yield None
-            if not self.take(","):
-                break
-        self.expect("]")
-
-    def end(self) -> None:
-        self._skip_space()
-        if self.pos != len(self.text):
-            raise ValueError("data after the JSON value")
-
-
 def _read_payload(body: bytes, keep: int) -> tuple[dict[str, Any], int] | None:
     """The answer's top-level object with the first `keep` elements of data.result, and how many it
     had; None when the body is not a JSON object."""
     try:
-        scanner = _Scanner(body.decode("utf-8"))
+        scanner = JsonScanner(body.decode("utf-8"))
         payload: dict[str, Any] = {}
         total = 0
         for key in scanner.object_keys():

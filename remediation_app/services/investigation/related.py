@@ -7,14 +7,18 @@ answer the model's tool calls (search of current alerts by labels, alert history
 
 from __future__ import annotations
 
+import contextlib
 import statistics
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from remediation_app.db import async_session
 from remediation_app.models import Alert, AlertStatus, utcnow
 from remediation_app.services.records import isoformat
 
@@ -34,10 +38,11 @@ def _cut(value: Any, limit: int = VALUE_MAX) -> str:
 
 
 def _when(moment: datetime, now: datetime) -> str:
-    return f"{moment.strftime('%Y-%m-%dT%H:%M:%SZ')} ({_ago(now - moment)} ago)"
+    return f"{moment.strftime('%Y-%m-%dT%H:%M:%SZ')} ({duration_text(now - moment)} ago)"
 
 
-def _ago(delta: timedelta) -> str:
+def duration_text(delta: timedelta) -> str:
+    """A duration as on-call people say it: 42m, 3h05m, 2d4h."""
     seconds = max(0, int(delta.total_seconds()))
     if seconds < 3600:
         return f"{seconds // 60}m"
@@ -51,6 +56,7 @@ class RelatedAlerts:
     text: str
     alerts: list[dict[str, Any]] = field(default_factory=list)
     scanned: int = 0
+    found: int = 0  # how many matched (`alerts` holds the first `limit` of them)
 
 
 def _shared(labels: dict[str, str], wanted: dict[str, str]) -> list[str]:
@@ -80,6 +86,19 @@ async def related_alerts(
         .order_by(col(Alert.last_received_at).desc(), col(Alert.id).desc())
         .limit(SCAN_MAX)
     )
+    return match_related(rows, wanted, exclude_id=exclude_id, limit=limit, any_of=any_of)
+
+
+def match_related(
+    rows: Iterable[Any],
+    wanted: dict[str, str],
+    *,
+    exclude_id: int | None = None,
+    limit: int = RELATED_MAX,
+    any_of: bool = True,
+) -> RelatedAlerts:
+    """`related_alerts` over firing alerts already read, newest first (rows with id, alertname,
+    severity, starts_at, labels and summary): the database's, or an evaluation case's."""
     found: list[tuple[Any, list[str]]] = []
     scanned = 0
     alert: Any
@@ -119,7 +138,7 @@ async def related_alerts(
         text = "\n".join(lines)
     if scanned >= SCAN_MAX:
         text += f"\n(only the {SCAN_MAX} most recently notified firing alerts were searched)"
-    return RelatedAlerts(text=text, alerts=items, scanned=scanned)
+    return RelatedAlerts(text=text, alerts=items, scanned=scanned, found=len(found))
 
 
 def place_of(alert: Alert) -> dict[str, str]:
@@ -133,6 +152,9 @@ class History:
     text: str
     occurrences: list[dict[str, Any]] = field(default_factory=list)
     flapping: bool = False
+    capped: bool = False  # `limit` occurrences were read: there may be more
+    median_s: int | None = None  # of the occurrences that ended
+    longest_s: int | None = None
 
 
 async def alert_history(
@@ -145,13 +167,24 @@ async def alert_history(
     limit: int = HISTORY_MAX,
 ) -> History:
     """Earlier occurrences of `alertname` on `instance`: how many, when, how long each lasted, flapping."""
-    query = select(Alert).where(col(Alert.alertname) == alertname[:255], col(Alert.instance) == instance[:255])
+    # Only the columns used: the whole rows would carry each occurrence's labels and annotations.
+    query = select(col(Alert.id), col(Alert.starts_at), col(Alert.ends_at), col(Alert.status)).where(
+        col(Alert.alertname) == alertname[:255], col(Alert.instance) == instance[:255]
+    )
     if before is not None:
         query = query.where(col(Alert.starts_at) <= before)
     if exclude_id is not None:
         query = query.where(col(Alert.id) != exclude_id)
     query = query.order_by(col(Alert.starts_at).desc()).limit(limit)
-    rows = list((await session.exec(query)).all())
+    rows: list[Any] = list((await session.exec(query)).all())
+    return describe_history(rows, alertname, instance, before=before, limit=limit)
+
+
+def describe_history(
+    rows: list[Any], alertname: str, instance: str, *, before: datetime | None = None, limit: int = HISTORY_MAX
+) -> History:
+    """`alert_history` over occurrences already read, newest first (rows with id, starts_at, ends_at
+    and status): the database's, or an evaluation case's."""
     place = f'alertname="{_cut(alertname)}" on instance="{_cut(instance)}"'
     if not rows:
         return History(text=f"No earlier occurrence of {place} in the store.")
@@ -181,12 +214,64 @@ async def alert_history(
     ]
     if durations:
         lines.append(
-            f"Each lasted: median {_ago(timedelta(seconds=statistics.median(durations)))}, "
-            f"longest {_ago(timedelta(seconds=max(durations)))}."
+            f"Each lasted: median {duration_text(timedelta(seconds=statistics.median(durations)))}, "
+            f"longest {duration_text(timedelta(seconds=max(durations)))}."
         )
     if flapping:
         lines.append(f"Flapping: {len(recent)} occurrences within {int(FLAP_WINDOW.total_seconds() // 3600)} h.")
     for item in items[:10]:
-        how = f"lasted {_ago(timedelta(seconds=item['lasted_s']))}" if item["lasted_s"] is not None else item["status"]
+        how = (
+            f"lasted {duration_text(timedelta(seconds=item['lasted_s']))}"
+            if item["lasted_s"] is not None
+            else item["status"]
+        )
         lines.append(f"- started {item['starts_at']}, {how}")
-    return History(text="\n".join(lines), occurrences=items, flapping=flapping)
+    return History(
+        text="\n".join(lines),
+        occurrences=items,
+        flapping=flapping,
+        capped=len(rows) >= limit,
+        median_s=int(statistics.median(durations)) if durations else None,
+        longest_s=int(max(durations)) if durations else None,
+    )
+
+
+class AlertReader(Protocol):
+    """Where an investigation reads related alerts and an alert's history: the database
+    (`SessionReader`), or an evaluation case (services/evals/replay.py)."""
+
+    async def related(
+        self, where: dict[str, str], *, exclude_id: int | None = None, any_of: bool = True
+    ) -> RelatedAlerts: ...
+
+    async def history(
+        self, alertname: str, instance: str, *, before: datetime | None = None, exclude_id: int | None = None
+    ) -> History: ...
+
+
+# Opens a reader for a few reads in a row (one database session for them).
+AlertStore = Callable[[], AbstractAsyncContextManager[AlertReader]]
+
+
+class SessionReader:
+    """The alert store's reads in one database session (not for concurrent use)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def related(
+        self, where: dict[str, str], *, exclude_id: int | None = None, any_of: bool = True
+    ) -> RelatedAlerts:
+        return await related_alerts(self.session, where, exclude_id=exclude_id, any_of=any_of)
+
+    async def history(
+        self, alertname: str, instance: str, *, before: datetime | None = None, exclude_id: int | None = None
+    ) -> History:
+        return await alert_history(self.session, alertname, instance, before=before, exclude_id=exclude_id)
+
+
+@contextlib.asynccontextmanager
+async def database_store() -> AsyncIterator[AlertReader]:
+    """The live store: one session for the reads made inside (opening one costs more than a query)."""
+    async with async_session() as session:
+        yield SessionReader(session)

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from remediation_app.db import async_session
 from remediation_app.models import Alert, utcnow
 from remediation_app.services.investigation import related
 from remediation_app.services.investigation.evidence import Investigation, Item, metric_item, range_grid
@@ -54,10 +53,18 @@ def _number(args: dict[str, Any], name: str, default: float, low: float, high: f
 class Toolbox:
     """The tools for one analysis, recording each call's evidence in `investigation`."""
 
-    def __init__(self, investigation: Investigation, alert: Alert, client: PrometheusClient | None) -> None:
+    def __init__(
+        self,
+        investigation: Investigation,
+        alert: Alert,
+        client: PrometheusClient | None,
+        *,
+        store: related.AlertStore = related.database_store,
+    ) -> None:
         self.investigation = investigation
         self.alert = alert
         self.client = client
+        self.store = store  # related alerts and history: the database, or an evaluation case's
 
     def specs(self) -> list[ToolSpec]:
         tools = [
@@ -193,8 +200,8 @@ class Toolbox:
         item.query = ", ".join(f'{k}="{v[:200]}"' for k, v in wanted.items())[:2000]
 
         async def run(item: Item) -> None:
-            async with async_session() as session:
-                found = await related.related_alerts(session, wanted, exclude_id=self.alert.id, any_of=match == "any")
+            async with self.store() as reader:
+                found = await reader.related(wanted, exclude_id=self.alert.id, any_of=match == "any")
             item.summary, item.data = found.text, {"alerts": found.alerts}
 
         return await self._record(item, run)
@@ -208,8 +215,8 @@ class Toolbox:
         item.query = f'alertname="{alertname[:200]}", instance="{instance[:200]}"'
 
         async def run(item: Item) -> None:
-            async with async_session() as session:
-                found = await related.alert_history(session, alertname, instance, exclude_id=self.alert.id)
+            async with self.store() as reader:
+                found = await reader.history(alertname, instance, exclude_id=self.alert.id)
             item.summary = found.text
             item.data = {"occurrences": found.occurrences[:20], "flapping": found.flapping}
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from remediation_app.models import Alert
-from remediation_app.services.llm.prompts import render
+from remediation_app.services.llm.prompts import GROUP_DATA_MAX, render
 from remediation_app.services.records import isoformat
 
 log = logging.getLogger(__name__)
@@ -95,13 +95,28 @@ def alert_data(alert: Alert) -> dict[str, Any]:
 
 
 def build_messages(
-    alert: Alert, *, evidence: str = "", consulted: str = "", nonce: str | None = None
+    alert: Alert,
+    *,
+    evidence: str = "",
+    consulted: str = "",
+    nonce: str | None = None,
+    incident: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The system prompt and the question. `evidence`: the gathered evidence as text (each item headed
-    by its id); `consulted`: one line on what was (not) consulted, e.g. "no metrics datasource"."""
+    by its id); `consulted`: one line on what was (not) consulted, e.g. "no metrics datasource";
+    `incident`: for a group analysis (storm control), the incident and its alerts
+    (incident_prompt.incident_data), quoted before the alert."""
     nonce = nonce or secrets.token_hex(8)
-    system = render("analysis_system.j2", schema=SCHEMA_TEXT, nonce=nonce)
-    user = render("analysis_user.j2", alert=alert_data(alert), evidence=evidence, consulted=consulted, nonce=nonce)
+    system = render("analysis_system.j2", schema=SCHEMA_TEXT, nonce=nonce, incident=incident)
+    user = render(
+        "analysis_user.j2",
+        alert=alert_data(alert),
+        evidence=evidence,
+        consulted=consulted,
+        nonce=nonce,
+        incident=incident,
+        incident_max=GROUP_DATA_MAX,
+    )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 

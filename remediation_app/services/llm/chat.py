@@ -43,6 +43,8 @@ class Context:
     dropped_turns: int = 0
     budget: int = 0
     notes: list[str] = field(default_factory=list)
+    # Tools offered with the question (OpenAI function definitions): the diagnostics' propose_command.
+    tools: list[dict[str, Any]] | None = None
 
 
 def analysis_brief(analysis: Analysis | None) -> dict[str, Any] | None:
@@ -106,10 +108,18 @@ def build_context(
             f"the alert and the question need about {fixed_tokens} tokens; the model takes {budget} "
             "(shorten the question or start a new conversation)"
         )
-    turns = [{"role": role, "content": text} for role, text in history]
+    turns = [_turn(role, text, nonce) for role, text in history]
     question_message = [{"role": "user", "content": ask}]
     trimmed = limiter.trim_history(count, system, turns, question_message, fixed_tokens, budget)
     return Context(trimmed.messages, trimmed.tokens, dropped_turns=trimmed.dropped_turns, budget=budget, notes=notes)
+
+
+def _turn(role: str, text: str, nonce: str) -> dict[str, str]:
+    """A stored turn as sent: the engine's report on proposed commands (role "diagnostic") is a user
+    turn carrying it as quoted, untrusted data."""
+    if role == "diagnostic":
+        return {"role": "user", "content": render("chat_diagnostic.j2", result=text, nonce=nonce)}
+    return {"role": role, "content": text}
 
 
 _running: dict[str, asyncio.Task[None]] = {}
@@ -131,7 +141,12 @@ async def run_stream(
 
     async def consume() -> None:
         pieces = stream(
-            provider, context.messages, result, prompt_tokens=context.prompt_tokens, too_long_error=CONTEXT_EXCEEDED
+            provider,
+            context.messages,
+            result,
+            prompt_tokens=context.prompt_tokens,
+            too_long_error=CONTEXT_EXCEEDED,
+            tools=context.tools,
         )
         async with contextlib.aclosing(pieces):
             async for _piece in pieces:

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.models import Analysis, Evidence, JobStatus, utcnow
 from remediation_app.services.llm.jobs import JOBS
+from remediation_app.services.notify import events as notify_events
 from remediation_app.settings import get_settings
 
 
@@ -33,6 +34,8 @@ class ClaimedJob:
     requested_by: str
     requested_by_user_id: int | None
     created_at: datetime
+    # Storm control: the job analyses this incident as a whole (its alerts as data).
+    incident_id: int | None = None
 
 
 async def claim(session: AsyncSession, worker: str, *, include_automatic: bool = True) -> ClaimedJob | None:
@@ -93,6 +96,7 @@ async def claim(session: AsyncSession, worker: str, *, include_automatic: bool =
             JOBS.c.requested_by,
             JOBS.c.requested_by_user_id,
             JOBS.c.created_at,
+            JOBS.c.incident_id,
         )
     )
     row = (await session.exec(stmt)).first()
@@ -131,8 +135,8 @@ async def succeed(
     evidence: Callable[[int], list[Evidence]] | None = None,
 ) -> bool:
     """Mark the job done and store its analysis (and its evidence rows, made by `evidence` from the
-    analysis' id), in the caller's transaction; False (nothing stored) when the lease was lost. The
-    caller commits."""
+    analysis' id) and queue its notifications (the routes that want "analysis ready"), in the caller's
+    transaction; False (nothing stored) when the lease was lost. The caller commits."""
     now = utcnow()
     if not await _finish(session, job.id, worker, status=JobStatus.SUCCEEDED.value, finished_at=now, last_error=""):
         return False
@@ -143,6 +147,7 @@ async def succeed(
         assert analysis.id is not None
         session.add_all(evidence(analysis.id))
         await session.flush()
+    await notify_events.analysis_ready(session, analysis)
     return True
 
 

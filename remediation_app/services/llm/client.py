@@ -70,6 +70,8 @@ class StreamResult:
     error: str = ""
     stopped: bool = False
     latency_ms: int = 0
+    # The tools the model called (when it was offered some), assembled from the streamed pieces.
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 def call_kwargs(provider: ProviderConfig, messages: Messages, max_tokens: int | None = None) -> dict[str, Any]:
@@ -240,6 +242,7 @@ async def stream(
     *,
     prompt_tokens: int | None = None,
     too_long_error: str = "",
+    tools: list[dict[str, Any]] | None = None,
 ) -> AsyncGenerator[str, None]:
     """Yield the answer's text pieces as they arrive, filling `result` (tokens, cost, error).
 
@@ -247,10 +250,13 @@ async def stream(
     replaces the error when the provider refuses the prompt as too long (the caller knows what the
     user can do about it). `prompt_tokens`: the caller's count of `messages`, used when the provider
     reports no usage. Consume it inside `contextlib.aclosing(...)`: cancelling or closing the consumer
-    closes the provider's connection at once and marks the result stopped."""
+    closes the provider's connection at once and marks the result stopped. `tools`: OpenAI function
+    definitions offered; the calls the model makes end up in `result.tool_calls` once it ends."""
     litellm = await loaded()
     kwargs = call_kwargs(provider, messages)
     kwargs.update(stream=True, stream_options={"include_usage": True})
+    if tools:
+        kwargs["tools"] = tools
     started = time.perf_counter()
     response: Any = None
     received = _Received()
@@ -259,9 +265,12 @@ async def stream(
         async for chunk in response:
             received.add(chunk)
             try:
-                piece = chunk.choices[0].delta.content or ""
+                delta = chunk.choices[0].delta
+                piece = delta.content or ""
             except (AttributeError, IndexError, TypeError):
-                piece = ""
+                delta, piece = None, ""
+            if tools and delta is not None:
+                received.add_tool_calls(getattr(delta, "tool_calls", None))
             if piece and len(result.text) < ANSWER_MAX:
                 piece = storable_text(piece)
                 result.text += piece
@@ -283,6 +292,7 @@ async def stream(
             except BaseException:  # closing a half-dead stream may fail; the connection is dropped either way
                 log.debug("closing the provider stream failed", exc_info=True)
         result.latency_ms = int((time.perf_counter() - started) * 1000)
+        result.tool_calls = received.tool_calls()
         _settle(litellm, provider, messages, received, result, prompt_tokens)
         elapsed = time.perf_counter() - started
         metrics.record_llm_call(
@@ -299,6 +309,33 @@ class _Received:
     def __init__(self) -> None:
         self.first: Any = None  # the first chunk with a choice: the response's id, model and time
         self.usage: list[Any] = []  # normally the last chunk alone
+        self.calls: dict[int, dict[str, str]] = {}  # streamed tool calls by index: id, name, arguments
+
+    def add_tool_calls(self, pieces: Any) -> None:
+        """OpenAI streams a call as pieces with its index: the id and name first, then the arguments."""
+        for piece in pieces or []:
+            index = getattr(piece, "index", None)
+            if not isinstance(index, int) or (index not in self.calls and len(self.calls) >= TOOL_CALLS_MAX):
+                continue
+            call = self.calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+            function = getattr(piece, "function", None)
+            for key, value in (("id", getattr(piece, "id", None)), ("name", getattr(function, "name", None))):
+                if isinstance(value, str) and value and not call[key]:
+                    call[key] = value
+            arguments = getattr(function, "arguments", None)
+            if isinstance(arguments, str) and len(call["arguments"]) < ANSWER_MAX:
+                call["arguments"] += arguments
+
+    def tool_calls(self) -> list[ToolCall]:
+        return [
+            ToolCall(
+                id=storable_text(call["id"] or f"call_{index}"),
+                name=storable_text(call["name"]),
+                arguments=storable_text(call["arguments"]),
+            )
+            for index, call in sorted(self.calls.items())
+            if call["name"]
+        ]
 
     def add(self, chunk: Any) -> None:
         if self.first is None and getattr(chunk, "choices", None):

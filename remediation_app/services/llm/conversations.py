@@ -13,11 +13,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from remediation_app.crypto import DecryptionError
 from remediation_app.db import async_session
 from remediation_app.models import Alert, ChatMessage, Conversation, User, utcnow
+from remediation_app.services.diagnostics.proposals import Origin
+from remediation_app.services.diagnostics.tools import ProposeTool, chat_notes, propose_tool
 from remediation_app.services.investigation.redaction import Redactor
 from remediation_app.services.investigation.store import evidence_prompt
 from remediation_app.services.llm import providers
 from remediation_app.services.llm.chat import TERMINAL_MAX, ChatError, Context, build_context
-from remediation_app.services.llm.client import StreamResult
+from remediation_app.services.llm.client import StreamResult, supports_tools
 from remediation_app.services.llm.config import ProviderConfig
 from remediation_app.services.llm.jobs import analyses_for
 from remediation_app.services.records import columns
@@ -131,7 +133,7 @@ async def finish_turn(session: AsyncSession, answer_id: int, result: StreamResul
 
 def history_of(messages: list[ChatMessage]) -> list[tuple[str, str]]:
     """The turns to send again: questions and the answers that have text (errors' partial text included)."""
-    return [(m.role, m.content) for m in messages if m.content and m.role in ("user", "assistant")]
+    return [(m.role, m.content) for m in messages if m.content and m.role in ("user", "assistant", "diagnostic")]
 
 
 def message_public(message: ChatMessage) -> dict[str, Any]:
@@ -153,6 +155,7 @@ class Turn:
     answer_id: int
     provider: ProviderConfig
     context: Context
+    proposer: ProposeTool | None = None  # offered when the provider takes tools and a server can run one
 
 
 async def prepare_turn(
@@ -217,10 +220,18 @@ async def prepare_turn(
         )
         await session.commit()
         assert stored.id is not None and asked.id is not None and answer.id is not None
-        return Turn(stored.id, asked.id, answer.id, provider, context)
+    proposer = None
+    if supports_tools(provider):  # the model may propose a command for a person to approve
+        proposer = await propose_tool(alert_id, Origin("chat", conversation_id=stored.id))
+    if proposer is not None:
+        context.tools = [proposer.spec().definition()]
+    return Turn(stored.id, asked.id, answer.id, provider, context, proposer)
 
 
 async def save_answer(turn: Turn, result: StreamResult) -> None:
+    if turn.proposer is not None and result.tool_calls:
+        notes = await chat_notes(turn.proposer, result.tool_calls)
+        result.text = f"{result.text}\n\n{notes}".strip()
     async with async_session() as session:
         await finish_turn(session, turn.answer_id, result)
         await session.commit()

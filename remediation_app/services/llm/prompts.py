@@ -18,6 +18,8 @@ import jinja2
 
 TEMPLATES = Path(__file__).with_name("prompts")
 DATA_MAX = 16_000  # characters of a JSON block (tokens cost money)
+# An incident's block (storm control: one analysis instead of one per alert) may hold more.
+GROUP_DATA_MAX = 32_000
 
 
 def _escape(text: str) -> str:
@@ -29,11 +31,11 @@ def quote(text: str, name: str, nonce: str) -> str:
     return f"<{name}-{nonce}>\n{_escape(text)}\n</{name}-{nonce}>"
 
 
-def quote_json(data: dict[str, Any], name: str, nonce: str) -> str:
-    """Data as an untrusted JSON block, at most DATA_MAX characters (compact, then cut, when larger)."""
+def quote_json(data: dict[str, Any], name: str, nonce: str, limit: int = DATA_MAX) -> str:
+    """Data as an untrusted JSON block, at most `limit` characters (compact, then cut, when larger)."""
     text = json.dumps(data, ensure_ascii=False, indent=1, default=str)
-    if len(text) > DATA_MAX:
-        text = json.dumps(data, ensure_ascii=False, default=str)[:DATA_MAX]
+    if len(text) > limit:
+        text = json.dumps(data, ensure_ascii=False, default=str)[:limit]
     return f"<{name}-{nonce}>\n```json\n{_escape(text)}\n```\n</{name}-{nonce}>"
 
 

@@ -30,6 +30,7 @@ from remediation_app.services.llm import claims, costs, jobs, providers
 from remediation_app.services.llm.analysis import RAW_MAX
 from remediation_app.services.llm.config import ProviderConfig
 from remediation_app.services.llm.errors import ERROR_MAX, LLMError
+from remediation_app.services.llm.incident_prompt import incident_data
 from remediation_app.services.records import columns
 from remediation_app.settings import get_settings
 
@@ -122,7 +123,7 @@ class AnalysisWorker:
             log.exception("analysis worker: claiming a job failed")
             return None
         if job is not None:
-            await self._announce(job.alert_id)
+            await self._announce(job)
         return job
 
     async def _sweep(self) -> None:
@@ -138,8 +139,11 @@ class AnalysisWorker:
                 metrics.record_job_outcome("cancelled")
             await bus.publish(jobs.ANALYSIS_TOPIC, ids=alert_ids[:100], count=len(alert_ids))
 
-    async def _announce(self, alert_id: int) -> None:
-        await bus.publish(jobs.ANALYSIS_TOPIC, ids=[alert_id], count=1)
+    async def _announce(self, job: claims.ClaimedJob) -> None:
+        # A group job's analysis shows on every alert of its incident: a count above the ids listed
+        # tells live pages that alerts not named changed too.
+        count = 1 if job.incident_id is None else 2
+        await bus.publish(jobs.ANALYSIS_TOPIC, ids=[job.alert_id], count=count, incident_id=job.incident_id)
 
     # -- one job ----------------------------------------------------------------------------------
 
@@ -167,7 +171,7 @@ class AnalysisWorker:
             self.running -= 1
         log.info("analysis job finished", extra={"job_id": job.id, "alert_id": job.alert_id, "outcome": outcome})
         metrics.record_job_outcome(outcome)
-        await self._announce(job.alert_id)
+        await self._announce(job)
 
     async def _heartbeat(self, job: claims.ClaimedJob, runner: asyncio.Task[Any] | None) -> None:
         """Renew the lease at a third of its length; if the job is no longer ours, stop working on it."""
@@ -195,21 +199,30 @@ class AnalysisWorker:
                     await claims.release(session, job, self.name)
                     await session.commit()
 
-    async def _load(self, job: claims.ClaimedJob) -> tuple[Alert | None, ProviderConfig | str | None]:
+    async def _load(
+        self, job: claims.ClaimedJob
+    ) -> tuple[Alert | None, ProviderConfig | str | None, dict[str, Any] | None]:
+        """The job's alert, its provider (or why there is none), and for a group job its incident's data."""
         async with async_session() as session:
             alert = await session.get(Alert, job.alert_id)
             try:
                 provider: ProviderConfig | str | None = await providers.resolve(session, job.provider_id)
             except (providers.ProviderUnavailable, DecryptionError) as exc:
                 provider = str(exc)
-        return alert, provider
+            incident = await incident_data(session, job.incident_id) if job.incident_id is not None else None
+        return alert, provider, incident
 
     async def _analyse(self, job: claims.ClaimedJob) -> str:
-        alert, provider = await self._load(job)
+        alert, provider, incident = await self._load(job)
         if alert is None:
             return await self._cancel(job, "the alert was deleted")
-        if job.automatic and alert.status == AlertStatus.RESOLVED.value:
+        # A group job runs while any alert of its incident fires, even when its representative resolved.
+        fires = incident["firing_count"] > 0 if incident is not None else alert.status != AlertStatus.RESOLVED.value
+        if job.automatic and not fires:
             return await self._cancel(job, "the alert resolved before it was analysed; use Analyze to run it")
+        if job.automatic and alert.am_state == "suppressed" and not get_settings().analyze_suppressed:
+            reason = "Alertmanager reports the alert silenced or inhibited (ANALYZE_SUPPRESSED is off); use Analyze"
+            return await self._cancel(job, f"{reason} to run it")
         max_wait = timedelta(minutes=get_settings().analysis_max_wait_minutes)
         if job.automatic and utcnow() - job.created_at > max_wait:
             return await self._cancel(job, "waited too long in the queue; use Analyze to run it")
@@ -219,13 +232,14 @@ class AnalysisWorker:
             await self._finish(job, lambda session: claims.release(session, job, self.name))
             return "released"
         try:
-            outcome = await investigate(alert, provider)
+            outcome = await investigate(alert, provider, incident=incident, job_id=job.id)
         except LLMError as exc:
             return await self._settle(job, str(exc), transient=exc.transient)
         parsed = outcome.parsed
         analysis = Analysis(
             alert_id=job.alert_id,
             job_id=job.id,
+            incident_id=job.incident_id,
             provider_name=provider.name,
             model=provider.model,
             **columns(parsed, "structured", "result", "urgency"),

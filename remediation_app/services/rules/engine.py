@@ -64,10 +64,10 @@ class RuleValidationError(ValueError):
         self.message = message
 
 
-def _options(*, dot_matches_newline: bool) -> Any:
+def _options(*, dot_matches_newline: bool, case_sensitive: bool = False) -> Any:
     options = re2.Options()
     options.max_mem = PATTERN_MEMORY_BYTES
-    options.case_sensitive = False
+    options.case_sensitive = case_sensitive
     options.dot_nl = dot_matches_newline
     options.never_capture = True  # only "does it match" is asked
     options.log_errors = False  # a refused pattern is reported to whoever saved it, not to stderr
@@ -76,6 +76,8 @@ def _options(*, dot_matches_newline: bool) -> Any:
 
 _REGEX_OPTIONS = _options(dot_matches_newline=False)  # like Python's re without DOTALL
 _WILDCARD_OPTIONS = _options(dot_matches_newline=True)  # `*` and `?` match line breaks too
+# A label matcher's regular expression as Alertmanager and Prometheus read it (Go's regexp: RE2).
+_LABEL_REGEX_OPTIONS = _options(dot_matches_newline=False, case_sensitive=True)
 
 
 class CompiledPattern:
@@ -157,6 +159,15 @@ def compile_pattern(pattern: str, *, field_name: str = "pattern") -> CompiledPat
     program = _compile(_wildcard_expression(pattern), _WILDCARD_OPTIONS, field_name=field_name, shown="the wildcard")
     stars = pattern.count("*")
     return CompiledPattern(program, min_length=len(pattern) - stars, exact=not stars)
+
+
+def compile_label_regex(expression: str, *, field_name: str = "value") -> CompiledPattern:
+    """A label matcher's regular expression (a silence's `=~`) as Alertmanager reads it: RE2 syntax,
+    case-sensitive, anchored at both ends; refused when longer than MAX_PATTERN or more complex
+    than a rule's pattern may be. Raises RuleValidationError."""
+    if len(expression) > MAX_PATTERN:
+        raise RuleValidationError(field_name, f"the regular expression is longer than {MAX_PATTERN} characters")
+    return CompiledPattern(_compile(expression, _LABEL_REGEX_OPTIONS, field_name=field_name, shown=repr(expression)))
 
 
 @dataclass(frozen=True)
