@@ -149,6 +149,7 @@ def eval_run(args: argparse.Namespace) -> int:
     written = write_report(args.report, run, results)
     print(f"report: {', '.join(str(p) for p in written)}", file=sys.stderr)
     if args.json:
+        print(f"run {run.id}: {run.status}", file=sys.stderr)
         print(json.dumps(summary_line(run)))
     else:
         _print_totals(run)
@@ -201,6 +202,7 @@ def eval_show(args: argparse.Namespace) -> int:
         written = write_report(args.report, run, results)
         print(f"report: {', '.join(str(p) for p in written)}", file=sys.stderr)
     if args.json:
+        print(f"run {run.id}: {run.status}", file=sys.stderr)
         print(json.dumps(summary_line(run)))
     else:
         _print_totals(run)

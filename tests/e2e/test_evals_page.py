@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -21,20 +22,24 @@ from tests.support.fake_llm import FakeLLM
 pytestmark = pytest.mark.e2e
 
 
-def eval_run(app, fake: FakeLLM, report: Path, *models: str) -> dict:
+def eval_run(app, fake: FakeLLM, report: Path, *models: str) -> int:
+    """Runs `eval run --json`; its last line holds a key per model. Returns the run's id."""
     argv = [str(BIN / "python"), "-m", "remediation_app", "eval", "run", "--api-base", fake.api_base, "--json"]
     argv += ["--case", "disk-full-app-logs", "--case", "fd-leak", "--report", str(report)]
     argv += [arg for model in models for arg in ("--model", model)]
     env = {**os.environ, **app.env, "OPENAI_API_KEY": "sk-test"}
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(json.loads(done.stdout.strip().splitlines()[-1])) == set(models)
+    found = re.search(r"^run (\d+): finished$", done.stderr, re.M)
+    assert found, done.stderr
+    return int(found.group(1))
 
 
 def test_runs_show_models_side_by_side(app, new_tab, tmp_path: Path) -> None:
     with FakeLLM() as fake:
         fake.default = model_step
-        run = eval_run(app, fake, tmp_path / "run.html", GOOD, BAD)["run_id"]
+        run = eval_run(app, fake, tmp_path / "run.html", GOOD, BAD)
     assert (tmp_path / "run.html").is_file() and (tmp_path / "run.json").is_file()
 
     page = admin_tab(app, new_tab, "/admin/evals").page

@@ -53,6 +53,7 @@ def visit_every_page(app, tab: Tab, role: str, alert_id: int) -> list[str]:
         ("/admin/settings", "#webhook-token-status"),
         ("/admin/providers", "#provider-form"),
         ("/admin/datasources", "#datasources-loaded"),
+        ("/admin/alertmanagers", "#alertmanagers-loaded"),
         ("/admin/notifications", "#routes-loaded"),
         ("/admin/servers", "#servers-loaded"),
         ("/admin/sessions", "h1, h2"),
@@ -81,6 +82,7 @@ def api_bodies(app, tab: Tab, alert_id: int) -> list[str]:
         "/api/auth/me",
         "/api/providers",
         "/api/datasources",
+        "/api/alertmanagers",
         "/api/notify/routes",
         "/api/notify/deliveries",
         "/api/ssh-servers",
@@ -109,6 +111,7 @@ def test_no_secret_reaches_the_browser(app, new_tab):
     private_key = ssh_key.export_private_key(passphrase=passphrase).decode()
     ssh_password = unique("e2e-secret-ssh-password-")
     notify_password, notify_token = unique("e2e-secret-notify-password-"), unique("e2e-secret-notify-token-")
+    alertmanager_token = unique("e2e-secret-alertmanager-token-")
     for path, body in [
         # Disabled: other tests share this app, and its worker must not start calling this provider.
         (
@@ -134,6 +137,17 @@ def test_no_secret_reaches_the_browser(app, new_tab):
                 "auth": "basic",
                 "username": "reader",
                 "secret": datasource_password,
+                "enabled": False,
+            },
+        ),
+        (
+            "/api/alertmanagers",
+            # Disabled, on a host that does not exist: the sync loop never reads it.
+            {
+                "name": unique("secrets-am"),
+                "url": "http://alertmanager.invalid:9093",
+                "auth": "bearer",
+                "secret": alertmanager_token,
                 "enabled": False,
             },
         ),
@@ -214,6 +228,7 @@ def test_no_secret_reaches_the_browser(app, new_tab):
         "LLM provider API key": provider_key,
         "datasource bearer token": datasource_token,
         "datasource basic-auth password": datasource_password,
+        "Alertmanager bearer token": alertmanager_token,
         "SSH key passphrase": passphrase,
         "SSH password": ssh_password,
         "notification route password": notify_password,

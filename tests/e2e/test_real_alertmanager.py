@@ -376,6 +376,7 @@ def test_the_alert_page_silences_expires_and_acks(am_stack: Stack, new_tab) -> N
     # Silence it from the dialog: the labels prefilled, severity removed, for an hour.
     page.click("#silence-button")
     rows = page.locator("#silence-dialog .matcher-row")
+    expect(rows).to_have_count(5, timeout=LOAD_TIMEOUT_MS)  # the prefill arrives after the dialog opens
     names = [rows.nth(i).locator("input").first.input_value() for i in range(rows.count())]
     assert names == ["alertname", "instance", "job", "severity", "team"], names
     rows.nth(names.index("severity")).locator(".matcher-remove").click()

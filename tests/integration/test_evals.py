@@ -57,8 +57,10 @@ def test_eval_run_scores_each_model_and_writes_the_report(
     assert fake.step_errors == []
 
     totals = json.loads(out.out.strip().splitlines()[-1])  # one JSON object on the last line
-    assert totals["status"] == "finished"
-    good, bad = totals["models"][GOOD], totals["models"][BAD]
+    assert set(totals) == {GOOD, BAD}  # a key per model, nothing else
+    run_id, status = re.search(r"^run (\d+): (\w+)$", out.err, re.M).groups()  # type: ignore[union-attr]
+    assert status == "finished"
+    good, bad = totals[GOOD], totals[BAD]
     assert (good["cases"], good["passed"], good["pass_rate"], good["tool_calls"]) == (3, 3, 1.0, 1)
     assert (bad["cases"], bad["passed"], bad["pass_rate"], bad["tool_calls"]) == (3, 1, 0.3333, 0)
     for figures in (good, bad):
@@ -68,7 +70,7 @@ def test_eval_run_scores_each_model_and_writes_the_report(
             figures
         )
 
-    results = _results(totals["run_id"])
+    results = _results(int(run_id))
     verdicts = {(r.model, r.case_id): r.status for r in results}
     assert verdicts == {
         (GOOD, "disk-full-app-logs"): "passed",

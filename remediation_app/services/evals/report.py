@@ -64,13 +64,10 @@ def totals(results: Iterable[EvalResult], models: Sequence[str]) -> dict[str, di
 
 
 def summary_line(run: EvalRun) -> dict[str, Any]:
-    """What `eval run --json` prints: the run and its totals per model."""
-    return {
-        "run_id": run.id,
-        "status": run.status,
-        "cost_usd": round(run.cost_usd, 6),
-        "models": run.totals,
-    }
+    """What `eval run --json` prints: one key per model, its totals (cases, passed, pass_rate,
+    cost_usd, latency_p50_s, latency_p95_s, tool_calls, ...). The run's id and status go to
+    standard error, so that every key of the line is a model."""
+    return dict(run.totals)
 
 
 def run_public(row: EvalRun) -> dict[str, Any]:
