@@ -90,6 +90,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_silences_alert_id"), ["alert_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_silences_silence_id"), ["silence_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_silences_state"), ["state"], unique=False)
+        batch_op.create_index(
+            "uq_silences_active_ack",
+            ["alert_id"],
+            unique=True,
+            sqlite_where=sa.text("kind = 'ack' AND state = 'active'"),
+            postgresql_where=sa.text("kind = 'ack' AND state = 'active'"),
+        )
 
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("external_url", sa.Text(), server_default="", nullable=False))
@@ -142,6 +149,7 @@ def downgrade() -> None:
         batch_op.drop_column("external_url")
 
     with op.batch_alter_table("silences", schema=None) as batch_op:
+        batch_op.drop_index("uq_silences_active_ack")
         batch_op.drop_index(batch_op.f("ix_silences_state"))
         batch_op.drop_index(batch_op.f("ix_silences_silence_id"))
         batch_op.drop_index(batch_op.f("ix_silences_alert_id"))

@@ -46,6 +46,9 @@ REFUSALS = refusals(
 class MatcherIn(MatcherPublic):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    name: str = Field(max_length=255, examples=["alertname"])
+    value: str = Field(max_length=1024, examples=["DiskWillFillSoon"])
+
 
 class SilenceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -112,7 +113,8 @@ async def api_eval_run(_admin: AdminUser, session: SessionDep, run_id: RowId) ->
 )
 async def api_eval_report(_admin: AdminUser, session: SessionDep, run_id: RowId) -> HTMLResponse:
     run, results = await _run(session, run_id)
-    return HTMLResponse(report_html(run, results))
+    # In proportion to cases x models: built in a thread, the event loop keeps serving meanwhile.
+    return HTMLResponse(await asyncio.to_thread(report_html, run, results))
 
 
 @router.get("/compare", response_model=ComparisonPublic, summary="Models side by side per case (admins only)")

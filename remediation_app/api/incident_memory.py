@@ -132,10 +132,10 @@ async def api_get_outcome(alert_id: RowId, session: SessionDep) -> OutcomePublic
     summary="What the outcome form is prefilled with: terminal commands, approved diagnostics, silences",
     responses=refusals({404: "No such alert"}),
 )
-async def api_outcome_prefill(alert_id: RowId, session: SessionDep) -> OutcomePrefill | JSONResponse:
+async def api_outcome_prefill(alert_id: RowId, user: CurrentUser, session: SessionDep) -> OutcomePrefill | JSONResponse:
     if await get_alert(session, alert_id) is None:
         return error(404, "alert not found", field="alert_id")
-    return OutcomePrefill.model_validate(await outcomes.suggestion(alert_id))
+    return OutcomePrefill.model_validate(await outcomes.suggestion(alert_id, user))
 
 
 @router.get(

@@ -49,7 +49,17 @@ class Silence(SQLModel, table=True):
     expired by the engine when the alert resolves or after the ack's maximum)."""
 
     __tablename__ = "silences"
-    __table_args__ = (sa.UniqueConstraint("alertmanager", "silence_id", name="uq_silences_am_silence"),)
+    __table_args__ = (
+        sa.UniqueConstraint("alertmanager", "silence_id", name="uq_silences_am_silence"),
+        # One active ack per alert: two people pressing Ack at once make one (the other is refused).
+        sa.Index(
+            "uq_silences_active_ack",
+            "alert_id",
+            unique=True,
+            sqlite_where=sa.text("kind = 'ack' AND state = 'active'"),
+            postgresql_where=sa.text("kind = 'ack' AND state = 'active'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # The connection's name ("environment" for ALERTMANAGER_URL) and Alertmanager's own id.

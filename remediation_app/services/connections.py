@@ -98,6 +98,8 @@ class ConnectionKind(Generic[R, Config]):
     columns: tuple[str, ...] = ()
     alias_urls: tuple[str, ...] = ()
     input: type[ConnectionInput] = ConnectionInput  # its form's fields: ConnectionInput's and `columns`
+    # What else refers to a connection by name, told of a rename in the same transaction (old, new).
+    renamed: Callable[[AsyncSession, str, str], Awaitable[None]] | None = None
 
     @property
     def noun(self) -> str:
@@ -154,6 +156,7 @@ class ConnectionKind(Generic[R, Config]):
             row = model(name=data.name, url=data.url, created_at=utcnow())
         else:
             row = await self.records.stored(session, row_id)
+        old_name = None if row_id is None else row.name
         await self.records.check_name(session, data.name, row_id)
         moved = row_id is not None and host_of(row.url) != host_of(data.url)
         if moved and data.secret is None and row.secret_ciphertext:
@@ -177,6 +180,8 @@ class ConnectionKind(Generic[R, Config]):
         await self.records.only_default(session, row)
         session.add(row)
         await session.flush()
+        if self.renamed is not None and old_name is not None and old_name != row.name:
+            await self.renamed(session, old_name, row.name)
         details = {**{k: v for k, v in self.public(row).items() if k != "source"}, "auth_change": credential_change}
         self.records.audit_saved(session, row, created=row_id is None, actor=actor, address=address, details=details)
         return row

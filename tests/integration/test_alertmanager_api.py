@@ -265,6 +265,8 @@ async def test_an_ack_is_expired_once_the_alert_resolves(
     for ack in acks:
         assert am_silence(alertmanager, ack["silence_id"])["status"]["state"] == "expired"
     assert [(r["kind"], r["state"], r["expired_by"]) for r in silence_rows(db)] == [("ack", "expired", "engine")] * 2
+    # Acknowledged no longer: the board and the alert page stop saying so.
+    assert db.rows("SELECT acked_by, acked_at FROM alerts") == [{"acked_by": "", "acked_at": None}] * 2
     late = await client.post(f"/api/alerts/{ids[0]}/ack")
     assert late.status_code == 409 and "resolved" in late.json()["error"]
     assert (await sync_once()).acks_expired == 0  # nothing twice

@@ -27,7 +27,7 @@ from remediation_app.services.events import bus
 from remediation_app.services.llm.worker import AnalysisWorker
 from remediation_app.services.memory.cases import labelled_cases
 from remediation_app.services.memory.verification import run_verifier
-from tests.conftest import require
+from tests.conftest import add_user, bearer_for, require
 from tests.integration.test_terminal import add_server, open_term, ticket_for
 from tests.support import investigation
 from tests.support.analysis_jobs import all_done, running, wait_jobs
@@ -126,6 +126,10 @@ async def test_fix_recorded_verified_and_remembered(client, post_webhook, api, s
     assert prefill["commands"] == [TYPED]
     [source] = prefill["sources"]
     assert source["source"] == "terminal" and "on web-1 (test-admin)" in source["where"]
+    # Recordings are the admins' (and their owner's): another user's prefill has no terminal commands.
+    other = await add_user("memory-loop-other", "user")
+    theirs = await client.get(f"/api/alerts/{alert_id}/outcome/prefill", headers=bearer_for(other))
+    assert theirs.status_code == 200 and theirs.json()["commands"] == [] and theirs.json()["sources"] == []
 
     # Alertmanager's resolved notification, then the outcome with the prefilled command.
     await post_webhook(notification(disk_alert(started, status="resolved", ends_at=utcnow().isoformat())))

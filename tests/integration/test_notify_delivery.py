@@ -317,6 +317,35 @@ async def test_the_throttle_holds_back_the_excess_and_summarizes_it(post_webhook
     assert sum(d.event == "alert" for d in await deliveries()) == 5 + 250
 
 
+async def test_a_retried_delivery_throttled_again_does_not_stall_the_queue(
+    post_webhook, client, notify_env, receiver, caplog
+):
+    caplog.set_level(logging.ERROR)
+    await add_route(client, "noisy", receiver.url(), throttle_max=1, throttle_minutes=10)
+    await post_webhook(notification(*(am_alert(f"Storm{i}", severity="critical") for i in range(2))))
+    async with running(NotifyWorker()):
+        rows = await wait_deliveries(lambda ds: sum(d.status == "throttled" for d in ds) == 1, "one held back")
+    throttled = next(d for d in rows if d.status == "throttled")
+    summary = next(d for d in rows if d.event == "summary")
+    async with async_session() as session:  # its summary went out meanwhile
+        await session.exec(  # type: ignore[call-overload]
+            sa.text("UPDATE notify_deliveries SET status = 'sent' WHERE id = :id"), params={"id": summary.id}
+        )
+        await session.commit()
+    # The admin retries the held-back one while the throttle is still full: held back again, and the
+    # queue goes on (a delivery queued after it, for a later alert, is dealt with too).
+    r = await client.post(f"/api/notify/deliveries/{throttled.id}/retry")
+    assert r.status_code == 200, r.text
+    await post_webhook(notification(am_alert("Later", severity="critical")))
+    async with running(NotifyWorker()):
+        rows = await wait_deliveries(
+            lambda ds: all(d.status not in ("pending", "sending") for d in ds if d.event == "alert"),
+            "every alert's delivery dealt with",
+        )
+    assert next(d for d in rows if d.id == throttled.id).status == "throttled"
+    assert not [r for r in caplog.records if "claiming a delivery failed" in r.getMessage()]
+
+
 async def test_an_email_arrives_over_smtp_with_the_link_and_escaped_html(post_webhook, client, notify_env):
     with SmtpReceiver() as smtp:
         await add_route(client, "mail", smtp.url())

@@ -117,6 +117,12 @@ def test_the_default_allows_reading(command: str, runs: str) -> None:
         ("mount /dev/sda1 /mnt", "takes at most 0 operand(s)"),
         ("ip addr add 10.0.0.1/24 dev eth0", "`ip` 'add' is not allowed"),
         ("ip link set eth0 down", "`ip` 'set' is not allowed"),
+        # ip takes any abbreviation of a keyword: a start of a forbidden word is refused too.
+        ("ip addr a 203.0.113.9/32 dev lo", "`ip` 'a' is not allowed"),
+        ("ip r fl table local", "`ip` 'fl' is not allowed"),
+        ("ip route de default", "`ip` 'de' is not allowed"),
+        ("ip link se eth0 down", "`ip` 'se' is not allowed"),
+        ("ip neigh fl all", "`ip` 'fl' is not allowed"),
         ("ip -b /tmp/cmds", "option -b is not allowed"),
         ("systemctl restart nginx", "needs one of these first: status"),
         ("systemctl -H otherhost status nginx", "option -H is not allowed"),
@@ -286,3 +292,41 @@ groups:
     assert widenings(after, after) == []
     narrower = DEFAULT_POLICY[: DEFAULT_POLICY.index("    commands:")] + "    commands: {uptime: {}}\n"
     assert widenings(DEFAULT, parse_policy(narrower)) == []
+
+
+def test_a_group_that_goes_or_matches_fewer_servers_is_a_widening() -> None:
+    """A server takes the first group that matches it: without its restrictive group it falls into a
+    later, wider one."""
+    before = parse_policy(
+        """
+version: 1
+groups:
+  - name: prod
+    servers: [db*]
+    commands: {uptime: {}}
+  - name: wide
+    commands: {uptime: {}, df: {}}
+"""
+    )
+    removed = parse_policy(
+        """
+version: 1
+groups:
+  - name: wide
+    commands: {uptime: {}, df: {}}
+"""
+    )
+    assert "group 'prod' removed: its servers fall into a later group" in widenings(before, removed)
+    fewer = parse_policy(
+        """
+version: 1
+groups:
+  - name: prod
+    servers: [db-1]
+    commands: {uptime: {}}
+  - name: wide
+    commands: {uptime: {}, df: {}}
+"""
+    )
+    assert "group 'prod' matches other servers: some may fall into a later group" in widenings(before, fewer)
+    assert widenings(before, before) == []

@@ -36,8 +36,10 @@ class MatcherPublic(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    name: str = Field(max_length=255, examples=["alertname"])
-    value: str = Field(max_length=1024, examples=["DiskWillFillSoon"])
+    # No length bound here: silences made outside the engine are shown as Alertmanager holds them
+    # (the request's MatcherIn bounds what we send).
+    name: str = Field(examples=["alertname"])
+    value: str = Field(examples=["DiskWillFillSoon"])
     is_regex: bool = Field(default=False, alias="isRegex")
     is_equal: bool = Field(default=True, alias="isEqual")
 

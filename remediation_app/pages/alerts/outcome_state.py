@@ -180,7 +180,7 @@ class OutcomeState(rx.State):
             alert_id, incident_id, chosen = route_alert_id(self), _incident_id(self), self._chosen
             cookies, prefilled = self.router.headers.cookie, self._prefilled_for
         try:
-            await user_from_cookies(cookies)
+            viewer = await user_from_cookies(cookies)
         except Forbidden:
             async with self:
                 self._forget()
@@ -191,7 +191,7 @@ class OutcomeState(rx.State):
             panel = await load_panel(alert_id, incident_id, chosen)
             # The form of an alert without an outcome is prefilled once (reading recordings costs).
             if panel is not None and panel.outcome is None and prefilled != panel.alert_id:
-                suggestion = await outcomes.suggestion(panel.alert_id)
+                suggestion = await outcomes.suggestion(panel.alert_id, viewer)
             error = ""
         except TRANSIENT_DB_ERRORS:
             panel, error = None, UNAVAILABLE_RETRYING
@@ -277,12 +277,13 @@ class OutcomeState(rx.State):
     @rx.event
     async def prefill(self):
         """The form's commands (and, when empty, its fix) from what happened to the alert, read again."""
-        if await self._user_or_redirect() is None:
+        viewer = await self._user_or_redirect()
+        if viewer is None:
             return login_redirect(self.router.url.path)
         if not self._shown_alert:
             return None
         try:
-            suggestion = await outcomes.suggestion(self._shown_alert)
+            suggestion = await outcomes.suggestion(self._shown_alert, viewer)
         except TRANSIENT_DB_ERRORS:
             self.error = UNAVAILABLE
             return None

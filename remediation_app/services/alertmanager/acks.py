@@ -30,7 +30,7 @@ from remediation_app.services.alertmanager.checks import (
     matchers_for,
 )
 from remediation_app.services.alertmanager.client import AlertmanagerClient, AlertmanagerError
-from remediation_app.services.alertmanager.silences import alert_or_404, create_silence
+from remediation_app.services.alertmanager.silences import alert_or_404, clear_ended_acks, create_silence
 from remediation_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,7 @@ async def expire_acks(session: AsyncSession, held: dict[str, Collection[str]] | 
         row.state, row.expired_at, row.expired_by = "expired", now, ENGINE
         row.ends_at = min(row.ends_at, now)
         session.add(row)
+        await clear_ended_acks(session, [row.alert_id])
         await session.commit()
         closed += 1
         metrics.record_silence("expired", "ack")

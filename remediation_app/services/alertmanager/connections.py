@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from remediation_app.models import AlertmanagerConn
+from remediation_app.models import AlertmanagerConn, Silence
 from remediation_app.services.alertmanager.client import AlertmanagerClient, AlertmanagerConfig
 from remediation_app.services.connections import ENV_NAME, ConnectionInput, ConnectionKind, from_environment
 from remediation_app.services.records import FieldError, Records
@@ -45,6 +46,15 @@ def env_alertmanager() -> AlertmanagerConfig | None:
 
 
 ALERTMANAGERS = Records(AlertmanagerConn, "alertmanager", AlertmanagerInputError, action="alertmanager")
+
+
+async def _renamed(session: AsyncSession, old: str, new: str) -> None:
+    """Silences and acks name their connection: they follow a rename (else they could no longer be
+    expired, by a person or by the engine when an acked alert resolves)."""
+    table = Silence.__table__  # type: ignore[attr-defined]
+    await session.exec(sa.update(table).where(table.c.alertmanager == old).values(alertmanager=new))
+
+
 KIND: ConnectionKind[AlertmanagerConn, AlertmanagerConfig] = ConnectionKind(
     ALERTMANAGERS,
     env_setting="ALERTMANAGER_URL",
@@ -54,6 +64,7 @@ KIND: ConnectionKind[AlertmanagerConn, AlertmanagerConfig] = ConnectionKind(
     columns=("external_url",),
     alias_urls=("external_url",),
     input=AlertmanagerInput,
+    renamed=_renamed,
 )
 
 

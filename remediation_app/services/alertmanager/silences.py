@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -148,13 +150,33 @@ async def create_silence(
     audit.record(session, action=action, actor=user, target=f"alert {alert.id}", address=address, details=details)
     try:
         await session.commit()
-    except Exception:
+    except Exception as exc:
         # Nothing half done: the silence Alertmanager holds goes too.
         await session.rollback()
         await _undo(config, silence_id)
+        if kind == "ack" and isinstance(exc, sa.exc.IntegrityError):  # uq_silences_active_ack
+            raise SilenceRefused("acknowledged by someone else meanwhile", 409) from None
         raise
     metrics.record_silence("created", kind)
     return row
+
+
+async def clear_ended_acks(session: AsyncSession, alert_ids: Iterable[int | None]) -> None:
+    """An alert is acknowledged while one of its acks is active: "acked by" is cleared (in the
+    caller's transaction) on those of `alert_ids` with none left, so the board stops calling them
+    acked and the alert page offers Ack again."""
+    ids = sorted({alert_id for alert_id in alert_ids if alert_id is not None})
+    if not ids:
+        return
+    alerts, silences = Alert.__table__, Silence.__table__  # type: ignore[attr-defined]
+    active_ack = sa.exists().where(
+        silences.c.alert_id == alerts.c.id, silences.c.kind == "ack", silences.c.state == "active"
+    )
+    await session.exec(
+        sa.update(alerts)
+        .where(alerts.c.id.in_(ids), alerts.c.acked_by != "", ~active_ack)
+        .values(acked_by="", acked_at=None)
+    )
 
 
 async def _undo(config: AlertmanagerConfig, silence_id: str) -> None:
@@ -252,6 +274,8 @@ async def expire_silence(session: AsyncSession, silence_id: str, *, user: User, 
     row.state, row.expired_at, row.expired_by = "expired", now, user.username
     row.ends_at = min(row.ends_at, now)
     session.add(row)
+    if row.kind == "ack":
+        await clear_ended_acks(session, [row.alert_id])
     details = {"alert_id": row.alert_id, "alertmanager": row.alertmanager, "kind": row.kind}
     audit.record(session, action="silence.expire", actor=user, target=silence_id, address=address, details=details)
     await session.commit()

@@ -22,6 +22,7 @@ import functools
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,11 +42,15 @@ from remediation_app.services.alertmanager.client import (
     AmAlert,
     AmSilence,
 )
+from remediation_app.services.alertmanager.silences import clear_ended_acks
 from remediation_app.services.events import bus
 from remediation_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 SYNC_MAX_ALERTS = 5000
+# A silence of ours missing from Alertmanager's list is taken as ended only when made this long before
+# the list was read (one made meanwhile, or not yet gossiped to every peer, is not in it yet).
+UNSEEN_GRACE = timedelta(minutes=2)
 ALERTS_TOPIC = "alerts"
 SOURCE = "alertmanager-sync"  # our own events, which must not wake the loop again
 CHUNK = 500
@@ -153,22 +158,31 @@ async def _mark_alerts(
     return [item["_id"] for item in changed]
 
 
-async def _mark_ended(session: AsyncSession, name: str, am_silences: list[AmSilence]) -> int:
-    """Our active silences (and acks) that Alertmanager ended or no longer knows: expired here too."""
+async def _mark_ended(session: AsyncSession, name: str, am_silences: list[AmSilence], read_at: datetime) -> int:
+    """Our active silences (and acks) that Alertmanager ended or no longer knows: expired here too.
+    One missing from its list counts only when made well before the list was read (`read_at`): one
+    made meanwhile, or not yet gossiped to every peer of a cluster, waits for a later cycle."""
     states = {silence.id: silence for silence in am_silences}
     rows = await session.exec(
         select(Silence).where(col(Silence.alertmanager) == name, col(Silence.state) == "active").limit(SYNC_MAX_ALERTS)
     )
+    settled = read_at - UNSEEN_GRACE
     ended = 0
+    acked: list[int | None] = []
     for row in rows.all():
         there = states.get(row.silence_id)
         if there is not None and there.state != "expired":
+            continue
+        if there is None and row.created_at >= settled:
             continue
         ended_at = there.ends_at if there is not None and there.ends_at else utcnow()
         row.state, row.expired_at, row.expired_by = "expired", ended_at, "alertmanager"
         row.ends_at = min(row.ends_at, ended_at)
         session.add(row)
+        if row.kind == "ack":
+            acked.append(row.alert_id)
         ended += 1
+    await clear_ended_acks(session, acked)
     return ended
 
 
@@ -185,6 +199,7 @@ async def sync_once() -> SyncReport:
         configs, report.failed = await _configs(session)
         stored = await connections.list_alertmanagers(session)
     for config in configs:
+        read_at = utcnow()
         try:
             am_alerts, am_silences = await _read(config)
         except AlertmanagerError as exc:
@@ -193,7 +208,7 @@ async def sync_once() -> SyncReport:
         held[config.name] = {alert.fingerprint for alert in am_alerts}
         async with async_session() as session:
             report.changed += await _mark_alerts(session, config.name, am_alerts, stored)
-            report.ended += await _mark_ended(session, config.name, am_silences)
+            report.ended += await _mark_ended(session, config.name, am_silences, read_at)
             await session.commit()
     async with async_session() as session:
         report.acks_expired = await expire_acks(session, held)

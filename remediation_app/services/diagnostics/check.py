@@ -244,7 +244,8 @@ def _check_stage(policy: Policy, group: Group, words: list[str], position: int) 
     if len(operands) > spec.max:
         raise Refused(f"`{name}` takes at most {spec.max} operand(s) here, not {len(operands)}")
     for word in operands:
-        if word in spec.forbid:
+        # A start of a forbidden word too: `ip` takes any abbreviation (`ip addr a` adds, `ip r fl` flushes).
+        if any(forbidden.startswith(word) for forbidden in spec.forbid):
             raise Refused(f"`{name}` {word!r} is not allowed")
         _check_value(word, spec.value, policy.deny_paths, f"`{name}` operand")
 

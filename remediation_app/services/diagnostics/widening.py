@@ -84,6 +84,15 @@ def widenings(before: Policy, after: Policy) -> list[str]:
             found.append(f"group {group.name!r} added for servers {', '.join(group.servers)} ({commands})")
         else:
             found.extend(_group_widened(previous, group))
+    # A server takes the first group that matches it: a group that goes, or matches fewer servers,
+    # can hand its servers to a later, wider group (counted conservatively, whatever that group allows).
+    new = {group.name: group for group in after.groups}
+    for group in before.groups:
+        now = new.get(group.name)
+        if now is None:
+            found.append(f"group {group.name!r} removed: its servers fall into a later group")
+        elif now.servers != group.servers or now.environments != group.environments:
+            found.append(f"group {group.name!r} matches other servers: some may fall into a later group")
     kept_before = [g.name for g in before.groups if g.name in {h.name for h in after.groups}]
     kept_after = [g.name for g in after.groups if g.name in old]
     if kept_before != kept_after:

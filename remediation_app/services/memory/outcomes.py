@@ -192,9 +192,10 @@ async def _record_once(
         setattr(row, name, value)
     if not created:
         row.updated_by, row.updated_at, row.edits = user.username, utcnow(), row.edits + 1
-    before = (row.fix_at, row.fix_from)
-    _fix_time(row, happened)
-    if created or {"fix", "commands"} & set(changed) or (row.fix_at, row.fix_from) != before:
+    # Only a new fix (or new commands) is timed and judged again: an edit of the verdict or the tags
+    # keeps the fix's verdict (what happened may read differently now: recordings rotated, more commands).
+    if created or {"fix", "commands"} & set(changed):
+        _fix_time(row, happened)
         _judge_again(row)
     session.add(row)
     details = {
@@ -272,10 +273,11 @@ def outcome_public(row: IncidentOutcome) -> dict[str, Any]:
     }
 
 
-async def suggestion(alert_id: int) -> dict[str, Any]:
-    """What the form is prefilled with: the commands (each with its time and where it ran) and a fix
-    text from the silences and acks."""
-    happened = await what_happened(alert_id)
+async def suggestion(alert_id: int, viewer: User) -> dict[str, Any]:
+    """What the form is prefilled with for `viewer`: the commands (each with its time and where it
+    ran; terminal commands of other people's sessions for admins only) and a fix text from the
+    silences and acks."""
+    happened = await what_happened(alert_id, viewer)
     return {
         "commands": happened.command_texts(),
         "fix": "\n".join(happened.notes),

@@ -20,7 +20,15 @@ from sqlmodel import col, select
 
 from remediation_app.crypto import DecryptionError, decrypt, record_name
 from remediation_app.db import async_session
-from remediation_app.models import DiagnosticProposal, ProposalStatus, Silence, TerminalRecordingChunk, TerminalSession
+from remediation_app.models import (
+    DiagnosticProposal,
+    ProposalStatus,
+    Role,
+    Silence,
+    TerminalRecordingChunk,
+    TerminalSession,
+    User,
+)
 from remediation_app.services.investigation.redaction import Redactor
 from remediation_app.services.memory.typed import at_time, typed_lines
 
@@ -97,11 +105,12 @@ def _redact_lines(redactor: Redactor, texts: list[str]) -> list[str]:
     return [redactor.redact(text) for text in texts]
 
 
-async def _terminal_commands(alert_id: int, redactor: Redactor, happened: Happened) -> None:
+async def _terminal_commands(alert_id: int, redactor: Redactor, happened: Happened, viewer: User | None) -> None:
+    mine = True if viewer is None or viewer.role == Role.ADMIN.value else col(TerminalSession.user_id) == viewer.id
     async with async_session() as session:
         rows = await session.exec(
             select(TerminalSession)
-            .where(col(TerminalSession.alert_id) == alert_id)
+            .where(col(TerminalSession.alert_id) == alert_id, mine)
             .order_by(col(TerminalSession.started_at).desc(), col(TerminalSession.id).desc())
             .limit(SESSIONS_MAX)
         )
@@ -160,11 +169,15 @@ async def _diagnostics_and_silences(alert_id: int, redactor: Redactor, happened:
         happened.notes.append(redactor.redact(f"{note}: {comment}" if comment and silence.kind != "ack" else note))
 
 
-async def what_happened(alert_id: int) -> Happened:
-    """The alert's terminal commands, approved diagnostics and silences (see the module), oldest first."""
+async def what_happened(alert_id: int, viewer: User | None = None) -> Happened:
+    """The alert's terminal commands, approved diagnostics and silences (see the module), oldest first.
+
+    Recordings are for admins (docs/terminal.md): a `viewer` who is not an admin sees the commands of
+    their own sessions only (a redaction can miss an inline password: `mysql -pS3cret`). None: the
+    engine itself (the fix's time), nothing shown to anyone."""
     happened = Happened()
     redactor = Redactor()
-    await _terminal_commands(alert_id, redactor, happened)
+    await _terminal_commands(alert_id, redactor, happened, viewer)
     await _diagnostics_and_silences(alert_id, redactor, happened)
     happened.commands.sort(key=lambda command: command.at)
     del happened.commands[:-COMMANDS_MAX]

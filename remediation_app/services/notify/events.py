@@ -47,7 +47,8 @@ OFF_LOOP_ALERTS = 200  # as ingest: more new alerts than this are matched in a w
 
 
 @functools.cache
-def _insert(dialect: str) -> Any:
+def insert_new(dialect: str) -> Any:
+    """INSERT of delivery rows, doing nothing for one whose (target, dedup key) is queued already."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(DELIVERIES).on_conflict_do_nothing(index_elements=["target_key", "dedup_key"])
 
@@ -85,7 +86,7 @@ def delivery_row(
 async def enqueue(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
     """Queue deliveries in the caller's transaction (one already queued for its target and event is
     skipped); returns how many were given."""
-    insert = _insert(session.get_bind().dialect.name)
+    insert = insert_new(session.get_bind().dialect.name)
     for start in range(0, len(rows), CHUNK):
         await session.exec(insert, params=rows[start : start + CHUNK])
     return len(rows)

@@ -23,7 +23,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from remediation_app.models import DeliveryStatus, NotifyDelivery, utcnow
-from remediation_app.services.notify.events import DELIVERIES, SUMMARY, dedup_summary, delivery_row
+from remediation_app.services.notify.events import DELIVERIES, SUMMARY, dedup_summary, delivery_row, insert_new
 from remediation_app.services.notify.route_set import Target
 from remediation_app.settings import get_settings
 
@@ -144,7 +144,9 @@ async def take_slot(session: AsyncSession, delivery: ClaimedDelivery, target: Ta
         first_free = _aware(oldest) + timedelta(minutes=target.throttle_minutes) if oldest is not None else now
         summary = delivery_row(target, SUMMARY, dedup_summary(delivery.id), alert_id=None)
         summary["next_attempt_at"] = max(first_free, now)
-        await session.exec(sa.insert(DELIVERIES), params=[summary])
+        # Do nothing when this delivery made its summary already (a retried delivery throttled again):
+        # a plain INSERT would fail on the dedup key, roll the claim back and stall the queue on it.
+        await session.exec(insert_new(session.get_bind().dialect.name), params=[summary])
     return False
 
 
