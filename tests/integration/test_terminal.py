@@ -87,7 +87,10 @@ class Term:
         if isinstance(frame, bytes):
             self.out += frame
             if ack:
-                await self.send(type="ack", bytes=len(frame))
+                # The server may close right after its last output (the shell exited): nothing is
+                # left to acknowledge then, and the frames it sent before closing are still read.
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    await self.send(type="ack", bytes=len(frame))
         else:
             self.control.append(json.loads(frame))
 
